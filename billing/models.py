@@ -1,0 +1,1 @@
+"""Tables of the billing app (its capability lands in a later issue)."""

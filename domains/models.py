@@ -1,0 +1,1 @@
+"""Tables of the domains app (its capability lands in a later issue)."""

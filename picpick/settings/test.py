@@ -1,0 +1,31 @@
+"""Test settings: SQLite unless DATABASE_URL is set (CI sets MariaDB and Redis)."""
+
+from picpick.core.env import env_str
+
+from .base import *  # noqa: F403
+from .base import REST_FRAMEWORK, VAR_DIR
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "test-only-not-secret")
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Throttles are tested explicitly with their own rates; the rest of the suite must not trip them.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "anon": "100000/min",
+        "user": "100000/min",
+        "auth": "100000/min",
+        "password_reset": "100000/min",
+    },
+}
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)

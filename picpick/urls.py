@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+handler400 = "picpick.core.errors.json_400"
+handler403 = "picpick.core.errors.json_403"
+handler404 = "picpick.core.errors.json_404"
+handler500 = "picpick.core.errors.json_500"
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+api_v1 = [
+    path("", include("accounts.urls")),
+    path("", include("galleries.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]

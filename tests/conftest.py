@@ -1,0 +1,75 @@
+"""Shared fixtures: two studios with named users, and API clients logged in as them.
+
+alice owns studio A, bob owns studio B. Every object endpoint is tested against bob's client
+to prove that studio A's objects answer 404 to studio B.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.tokens import token_pair_for
+from tests.factories import MembershipFactory, StudioFactory, UserFactory
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def studio_a(db):
+    return StudioFactory(name="Anna Smith Photography", slug="annasmith")
+
+
+@pytest.fixture
+def studio_b(db):
+    return StudioFactory(name="Bob's Weddings", slug="bobsweddings")
+
+
+@pytest.fixture
+def alice(studio_a):
+    user = UserFactory(email="alice@example.com", full_name="Alice Owner")
+    MembershipFactory(studio=studio_a, user=user, role=Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def bob(studio_b):
+    user = UserFactory(email="bob@example.com", full_name="Bob Owner")
+    MembershipFactory(studio=studio_b, user=user, role=Role.OWNER)
+    return user
+
+
+def client_for(user, studio) -> APIClient:
+    client = APIClient()
+    tokens = token_pair_for(user=user, studio=studio)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    client.tokens = tokens
+    return client
+
+
+@pytest.fixture
+def member_of_a(studio_a):
+    """A factory: a user of studio A with the given role, and a client logged in as them."""
+
+    def make(role: str):
+        user = UserFactory()
+        MembershipFactory(studio=studio_a, user=user, role=role)
+        return user, client_for(user, studio_a)
+
+    return make
+
+
+@pytest.fixture
+def alice_client(alice, studio_a) -> APIClient:
+    return client_for(alice, studio_a)
+
+
+@pytest.fixture
+def bob_client(bob, studio_b) -> APIClient:
+    return client_for(bob, studio_b)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
