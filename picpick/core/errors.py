@@ -134,11 +134,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             (value for klass, value in _DRF_CODES.items() if isinstance(exc, klass)),
             (exc.status_code, "error"),
         )
-        detail_code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
-        if status == 401 and detail_code in {"token_not_valid", "user_inactive", "user_not_found"}:
+        # A specific code given by whoever raised it (e.g. "token_revoked") beats the generic one.
+        detail_code = _specific_code(exc)
+        if detail_code and status in (401, 403):
             code = {"token_not_valid": "token_invalid"}.get(detail_code, detail_code)
-        elif status == 403 and detail_code and detail_code != "permission_denied":
-            code = detail_code
         message = exc.detail if isinstance(exc.detail, str) else _first_message(exc.detail)
         extra: dict[str, Any] = {}
         if isinstance(exc, drf.Throttled) and exc.wait is not None:
@@ -152,6 +151,18 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     set_rollback()  # nothing half-written: the request's transaction is rolled back
     return Response(body, status=status, headers=headers)
+
+
+def _specific_code(exc: drf.APIException) -> str | None:
+    if isinstance(exc.detail, dict) and "code" in exc.detail:
+        # simplejwt's errors carry their code as a value: {"detail": "...", "code": "..."}
+        codes = str(exc.detail["code"])
+    else:
+        codes = exc.get_codes()
+    if isinstance(codes, list):
+        codes = codes[0] if codes else None
+    generic = {"authentication_failed", "not_authenticated", "permission_denied", "error"}
+    return codes if isinstance(codes, str) and codes not in generic else None
 
 
 def _first_message(detail: Any) -> str:

@@ -7,6 +7,6 @@ from .base import VAR_DIR
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 # A fixed development key is fine here: this module is never loaded in production.
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-development-only-not-secret")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-development-only-not-secret-0123456789abcdef")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from picpick.core.env import env_str
 from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK, VAR_DIR
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "test-only-not-secret")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "test-only-not-secret-0123456789abcdef-0123456789")
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

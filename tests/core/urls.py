@@ -1,0 +1,41 @@
+"""A tiny URLconf for testing the shared plumbing on its own."""
+
+from django.urls import path
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from accounts.permissions import Perm
+from picpick.core.apis import StudioAPIView
+from picpick.core.errors import Conflict
+from picpick.core.serializers import InputSerializer
+
+
+class EchoApi(StudioAPIView):
+    permissions = {"GET": Perm.GALLERY_VIEW, "POST": Perm.GALLERY_CREATE}
+
+    class InputSerializer(InputSerializer):
+        name = serializers.CharField(max_length=10)
+        count = serializers.IntegerField(min_value=0, required=False)
+
+    def get(self, request):
+        return Response({"studio": str(self.studio.id), "role": self.membership.role})
+
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["name"] == "taken":
+            raise Conflict("That name is taken.", code="name_taken", fields={"name": ["taken"]})
+        return Response(data.validated_data, status=201)
+
+
+class BillingOnlyApi(StudioAPIView):
+    permissions = {"GET": Perm.BILLING_MANAGE}
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+urlpatterns = [
+    path("api/v1/echo/", EchoApi.as_view()),
+    path("api/v1/billing-only/", BillingOnlyApi.as_view()),
+]

@@ -1,0 +1,188 @@
+"""Event-like test and benchmark photos built from the shared face photos.
+
+A real event photo is often 24 MP with several people at different distances; the shared face
+photos are small portraits. ``build_scene`` pastes head-and-shoulders cut-outs of them onto a
+6000×4000 canvas with a smooth, grainy background (so JPEG size and decode cost resemble a camera
+file), at chosen face heights, and returns the ground truth: who is where. Pure: no Django.
+
+The face boxes of the source photos are in ``tests/data/face_sources.json`` (found once by
+face_recognition's HOG detector with one upsample, checked by eye; each source's people are
+listed left to right as in the shared manifest).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCES_JSON = Path(__file__).resolve().parent / "data" / "face_sources.json"
+
+
+def faces_dir() -> Path:
+    """The shared face photos: ``$PICPICK_FACES_DIR`` or ``shared/faces`` beside the repo."""
+    configured = os.environ.get("PICPICK_FACES_DIR")
+    return Path(configured) if configured else REPO.parent / "shared" / "faces"
+
+
+@dataclass(frozen=True)
+class SourceFace:
+    file: str  # relative to faces_dir()
+    person: str
+    box: tuple[int, int, int, int]  # left, top, right, bottom in the source photo
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class PlacedFace:
+    person: str
+    box: tuple[int, int, int, int]  # left, top, right, bottom in the scene
+    source: str
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+@dataclass
+class Scene:
+    image: Image.Image
+    faces: list[PlacedFace]
+
+    def jpeg(self, quality: int = 90) -> bytes:
+        out = io.BytesIO()
+        self.image.save(out, "JPEG", quality=quality, subsampling="4:2:0")
+        return out.getvalue()
+
+
+@cache
+def source_faces() -> tuple[SourceFace, ...]:
+    data = json.loads(SOURCES_JSON.read_text())
+    return tuple(
+        SourceFace(
+            file=item["file"],
+            person=item["person"],
+            box=tuple(item["box"]),
+            partial=item.get("partial", False),
+        )
+        for item in data
+    )
+
+
+def people() -> list[str]:
+    return sorted({face.person for face in source_faces()})
+
+
+@cache
+def _source_image(file: str) -> Image.Image:
+    return Image.open(faces_dir() / file).convert("RGB")
+
+
+def background(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """Smooth colour fields with soft shapes and sensor-like grain."""
+    small = Image.new("RGB", (12, 8))
+    base = (rng.randint(60, 190), rng.randint(60, 170), rng.randint(50, 160))
+    small.putdata(
+        [tuple(max(0, min(255, c + rng.randint(-50, 50))) for c in base) for _ in range(96)]
+    )
+    canvas = small.resize(size, Image.Resampling.BICUBIC)
+    shapes = Image.new("RGB", (size[0] // 8, size[1] // 8))
+    shapes.paste(canvas.resize(shapes.size))
+    draw = ImageDraw.Draw(shapes)
+    for _ in range(25):
+        x, y = rng.randrange(shapes.width), rng.randrange(shapes.height)
+        r = rng.randint(10, 120)
+        colour = tuple(max(0, min(255, c + rng.randint(-80, 80))) for c in base)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    shapes = shapes.filter(ImageFilter.GaussianBlur(6)).resize(size, Image.Resampling.BICUBIC)
+    canvas = Image.blend(canvas, shapes, 0.6)
+    # Full-resolution grain: real camera files owe much of their size (and decode cost) to it.
+    grain = Image.effect_noise(size, 64).convert("RGB")
+    return Image.blend(canvas, grain, 0.10)
+
+
+def _cutout(face: SourceFace, face_height: int) -> tuple[Image.Image, Image.Image, tuple]:
+    """Head and shoulders around ``face``, scaled so the face is ``face_height`` px high."""
+    src = _source_image(face.file)
+    left, top, right, bottom = face.box
+    w, h = right - left, bottom - top
+    crop = (
+        max(0, int(left - 0.7 * w)),
+        max(0, int(top - 0.6 * h)),
+        min(src.width, int(right + 0.7 * w)),
+        min(src.height, int(bottom + 1.2 * h)),
+    )
+    scale = face_height / h
+    region = src.crop(crop)
+    size = (max(1, round(region.width * scale)), max(1, round(region.height * scale)))
+    region = region.resize(size, Image.Resampling.LANCZOS)
+    mask = Image.new("L", size, 0)
+    inset = max(2, min(size) // 12)
+    ImageDraw.Draw(mask).rounded_rectangle(
+        (inset, inset, size[0] - inset, size[1] - inset), radius=min(size) // 4, fill=255
+    )
+    mask = mask.filter(ImageFilter.GaussianBlur(max(1, inset // 2)))
+    box = (
+        round((left - crop[0]) * scale),
+        round((top - crop[1]) * scale),
+        round((right - crop[0]) * scale),
+        round((bottom - crop[1]) * scale),
+    )
+    return region, mask, box
+
+
+def build_scene(
+    *,
+    seed: int,
+    face_heights: list[int],
+    size: tuple[int, int] = (6000, 4000),
+    persons: list[str] | None = None,
+    include_partial: bool = False,
+) -> Scene:
+    """A scene with one face per entry of ``face_heights``, placed in a grid without overlap.
+
+    ``persons`` (same length) picks who each face is; otherwise they are drawn at random.
+    """
+    rng = random.Random(seed)
+    pool = [f for f in source_faces() if include_partial or not f.partial]
+    image = background(size, rng)
+    count = len(face_heights)
+    cols = max(1, round((count * size[0] / size[1]) ** 0.5))
+    rows = -(-count // cols)
+    cell_w, cell_h = size[0] // cols, size[1] // rows
+    cells = [(c, r) for r in range(rows) for c in range(cols)]
+    rng.shuffle(cells)
+    placed: list[PlacedFace] = []
+    for index, height in enumerate(face_heights):
+        person = persons[index] if persons else None
+        candidates = [f for f in pool if person is None or f.person == person]
+        face = rng.choice(candidates)
+        region, mask, box = _cutout(face, height)
+        col, row = cells[index]
+        max_x = max(0, cell_w - region.width)
+        max_y = max(0, cell_h - region.height)
+        x = col * cell_w + rng.randint(0, max_x)
+        y = row * cell_h + rng.randint(0, max_y)
+        image.paste(region, (x, y), mask)
+        placed.append(
+            PlacedFace(
+                person=face.person,
+                box=(x + box[0], y + box[1], x + box[2], y + box[3]),
+                source=face.file,
+            )
+        )
+    return Scene(image=image, faces=placed)
+
+
+def event_scene(seed: int) -> Scene:
+    """The benchmark's event photo: six faces from crowd-far to portrait-near (40–600 px)."""
+    rng = random.Random(seed)
+    heights = [rng.choice([40, 56, 72]), rng.choice([80, 110]), 150, 220, 350, 600]
+    return build_scene(seed=seed, face_heights=heights)
