@@ -1,0 +1,481 @@
+"""Pure image work of the media pipeline: sniff, decode once, derive, read metadata.
+
+No Django and no ORM here: functions take paths or bytes and return images, bytes and plain
+data, so they are cheap to test and to benchmark. The processing service calls them.
+
+Speed comes from decoding once at the smallest scale that still serves every derivative: a
+24 MP JPEG is decoded by libjpeg's DCT scaling (Pillow's draft mode) straight to 1/2 or 1/4
+size, and the preview, the thumbnail and the face step's working image are all made from that
+one decoded image. RAW files use their embedded JPEG preview when it is large enough and are
+demosaiced (at half size) only when it is not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageCms, ImageDraw, ImageFont, UnidentifiedImageError
+
+# Truncated files must fail loudly, not decode as grey bands.
+Image.LOAD_TRUNCATED_IMAGES = False
+
+# --- Formats ---------------------------------------------------------------------------------
+
+# Extension -> (format family checked by magic bytes, canonical content type).
+FORMATS: dict[str, tuple[str, str]] = {
+    "jpg": ("jpeg", "image/jpeg"),
+    "jpeg": ("jpeg", "image/jpeg"),
+    "png": ("png", "image/png"),
+    "heic": ("heif", "image/heic"),
+    "heif": ("heif", "image/heif"),
+    "tif": ("tiff", "image/tiff"),
+    "tiff": ("tiff", "image/tiff"),
+    "dng": ("tiff", "image/x-adobe-dng"),
+    "cr2": ("cr2", "image/x-canon-cr2"),
+    "cr3": ("cr3", "image/x-canon-cr3"),
+    "nef": ("tiff", "image/x-nikon-nef"),
+    "arw": ("tiff", "image/x-sony-arw"),
+    "raf": ("raf", "image/x-fuji-raf"),
+    "orf": ("orf", "image/x-olympus-orf"),
+    "rw2": ("rw2", "image/x-panasonic-rw2"),
+}
+RAW_EXTENSIONS = frozenset({"dng", "cr2", "cr3", "nef", "arw", "raf", "orf", "rw2"})
+# Content types a client may declare for each extension (browsers and OSes disagree on RAW).
+ACCEPTED_CONTENT_TYPES: dict[str, frozenset[str]] = {
+    ext: frozenset({ctype, "application/octet-stream"})
+    | ({"image/jpg", "image/pjpeg"} if family == "jpeg" else set())
+    | ({"image/heic-sequence", "image/heif"} if family == "heif" else set())
+    | ({"image/x-dcraw", "image/x-raw"} if ext in RAW_EXTENSIONS else set())
+    for ext, (family, ctype) in FORMATS.items()
+}
+MAGIC_BYTES_NEEDED = 64
+
+_HEIF_BRANDS = {
+    b"heic",
+    b"heix",
+    b"hevc",
+    b"hevx",
+    b"heim",
+    b"heis",
+    b"hevm",
+    b"hevs",
+    b"mif1",
+    b"msf1",
+}
+
+
+def extension_of(filename: str) -> str:
+    return Path(filename).suffix.lower().lstrip(".")
+
+
+def sniff(head: bytes) -> str | None:
+    """The format family that the first bytes of a file prove, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"crx ":
+            return "cr3"
+        if brand in _HEIF_BRANDS:
+            return "heif"
+        return None
+    if head.startswith(b"FUJIFILMCCD-RAW"):
+        return "raf"
+    if head[:4] in (b"IIRO", b"IIRS", b"MMOR"):
+        return "orf"
+    if head[:4] == b"IIU\x00":
+        return "rw2"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "cr2" if head[8:10] == b"CR" else "tiff"
+    return None
+
+
+def magic_matches(filename: str, head: bytes) -> bool:
+    """Whether the bytes are what the extension claims (CR2 is TIFF-based, so TIFF is not CR2)."""
+    expected = FORMATS.get(extension_of(filename), (None, None))[0]
+    found = sniff(head)
+    if expected is None or found is None:
+        return False
+    if expected == "tiff":  # NEF, ARW, DNG and TIFF share TIFF's header (CR2 adds a mark)
+        return found in {"tiff", "cr2"}
+    return found == expected
+
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+class ImageRejected(Exception):
+    """A file we will not or cannot decode; ``code`` is stored on the photo as its reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- Metadata --------------------------------------------------------------------------------
+
+
+@dataclass
+class Metadata:
+    captured_at: dt.datetime | None = None  # aware when the camera wrote an offset, else naive
+    camera_make: str = ""
+    camera_model: str = ""
+    lens: str = ""
+    exposure_time: str = ""  # "1/250"
+    f_number: float | None = None
+    iso: int | None = None
+    focal_length: float | None = None
+
+    @property
+    def camera(self) -> str:
+        make, model = self.camera_make.strip(), self.camera_model.strip()
+        if make and model.lower().startswith(make.lower().split()[0]):
+            return model
+        return f"{make} {model}".strip()
+
+    def as_dict(self) -> dict:
+        return {
+            "camera": self.camera,
+            "lens": self.lens,
+            "exposure_time": self.exposure_time,
+            "f_number": self.f_number,
+            "iso": self.iso,
+            "focal_length": self.focal_length,
+        }
+
+
+_EXIF_IFD = 0x8769
+_TAG_MAKE, _TAG_MODEL, _TAG_DATETIME = 0x010F, 0x0110, 0x0132
+_TAG_EXPOSURE, _TAG_FNUMBER, _TAG_ISO = 0x829A, 0x829D, 0x8827
+_TAG_ORIGINAL, _TAG_OFFSET_ORIGINAL = 0x9003, 0x9011
+_TAG_FOCAL, _TAG_LENS = 0x920A, 0xA434
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value or "").replace("\x00", "").strip()[:120]
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def read_metadata(exif: Image.Exif | None) -> Metadata:
+    """Capture time, camera, lens and exposure from EXIF; anything malformed is skipped."""
+    meta = Metadata()
+    if exif is None:
+        return meta
+    sub = exif.get_ifd(_EXIF_IFD)
+    meta.camera_make = _text(exif.get(_TAG_MAKE))
+    meta.camera_model = _text(exif.get(_TAG_MODEL))
+    meta.lens = _text(sub.get(_TAG_LENS))
+    raw_time = _text(sub.get(_TAG_ORIGINAL) or exif.get(_TAG_DATETIME))
+    try:
+        when = dt.datetime.strptime(raw_time[:19], "%Y:%m:%d %H:%M:%S")
+        offset = _text(sub.get(_TAG_OFFSET_ORIGINAL))
+        if offset:
+            sign = -1 if offset.startswith("-") else 1
+            hours, minutes = offset.lstrip("+-").split(":")
+            delta = dt.timedelta(hours=int(hours), minutes=int(minutes))
+            when = when.replace(tzinfo=dt.timezone(sign * delta))
+        meta.captured_at = when
+    except (ValueError, TypeError):
+        pass
+    exposure = _number(sub.get(_TAG_EXPOSURE))
+    if exposure:
+        meta.exposure_time = f"1/{round(1 / exposure)}" if exposure < 1 else f"{exposure:g}"
+    meta.f_number = _number(sub.get(_TAG_FNUMBER))
+    iso = sub.get(_TAG_ISO)
+    if isinstance(iso, tuple):
+        iso = iso[0] if iso else None
+    meta.iso = int(iso) if isinstance(iso, int | float) and iso > 0 else None
+    meta.focal_length = _number(sub.get(_TAG_FOCAL))
+    return meta
+
+
+# --- Decoding --------------------------------------------------------------------------------
+
+
+@dataclass
+class Decoded:
+    """One decode of a photo, upright and in sRGB, at working scale."""
+
+    image: Image.Image  # RGB
+    original_width: int  # upright size of the full-resolution photo
+    original_height: int
+    metadata: Metadata = field(default_factory=Metadata)
+    source: str = ""  # how it was decoded: jpeg, png, heif, tiff, raw-preview, raw-demosaic
+
+    @property
+    def scale(self) -> float:
+        """Working-image pixels per original pixel (≤ 1)."""
+        return self.image.width / self.original_width
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    icc = image.info.get("icc_profile")
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "I", "F"):
+        image = image.convert("RGB")
+    if icc:
+        try:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            name = ImageCms.getProfileDescription(profile) or ""
+            if "srgb" not in name.lower():
+                mode = "RGB" if image.mode in ("RGB", "CMYK") else None
+                if mode:
+                    return ImageCms.profileToProfile(image, profile, _SRGB, outputMode=mode)
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass  # a broken profile: show the pixels as they are rather than fail the photo
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        flat = Image.new("RGB", image.size, (255, 255, 255))
+        flat.paste(image, mask=image.getchannel("A"))
+        return flat
+    if image.mode in ("I;16", "I", "F"):
+        image = image.point(lambda v: v / 256).convert("L")  # 16-bit grey TIFF/PNG
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    """Apply an EXIF orientation (1 to 8) so the image is upright."""
+    method = _TRANSPOSE.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageRejected("corrupt", "The image has no pixels.")
+    if width * height > max_pixels:
+        raise ImageRejected(
+            "too_many_pixels",
+            f"The image is {width}×{height} ({width * height / 1e6:.0f} MP); "
+            f"the limit is {max_pixels / 1e6:.0f} MP.",
+        )
+
+
+def _open_pillow(source, *, min_long_edge: int, max_pixels: int, kind: str) -> Decoded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(source)
+        except UnidentifiedImageError as exc:
+            raise ImageRejected("unreadable", f"The file is not a readable image: {exc}") from exc
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageRejected("too_many_pixels", str(exc)) from exc
+    _check_pixels(image.width, image.height, max_pixels)
+    exif = image.getexif()
+    orientation = exif.get(0x0112, 1)
+    upright = (image.height, image.width) if orientation in (5, 6, 7, 8) else image.size
+    long_edge = max(image.size)
+    if image.format == "JPEG" and long_edge > min_long_edge:
+        ratio = min_long_edge / long_edge
+        # libjpeg scales by 1/2, 1/4 or 1/8 while decoding: the largest reduction that keeps
+        # both sides at or above the requested size is picked.
+        image.draft("RGB", (math.ceil(image.width * ratio), math.ceil(image.height * ratio)))
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        message = str(exc)
+        code = "truncated" if "truncated" in message.lower() else "corrupt"
+        raise ImageRejected(code, f"The image could not be decoded: {message}") from exc
+    if image.format != "JPEG" and max(image.size) >= 2 * min_long_edge:
+        image = image.reduce(max(image.size) // min_long_edge)  # box-average, cheap
+    image = _to_srgb(image)
+    image = _orient(image, orientation)
+    return Decoded(
+        image=image,
+        original_width=upright[0],
+        original_height=upright[1],
+        metadata=read_metadata(exif),
+        source=kind,
+    )
+
+
+_RAW_FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
+
+
+def _decode_raw(path: Path, *, min_long_edge: int, max_pixels: int) -> Decoded:
+    import rawpy  # heavy import, only for RAW
+
+    try:
+        raw = rawpy.imread(str(path))
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise ImageRejected("unreadable", f"The RAW file could not be read: {exc}") from exc
+    with raw:
+        sizes = raw.sizes
+        _check_pixels(sizes.width, sizes.height, max_pixels)
+        flip = sizes.flip
+        upright = (sizes.height, sizes.width) if flip in (5, 6) else (sizes.width, sizes.height)
+        metadata = Metadata()
+        try:
+            thumb = raw.extract_thumb()
+        except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+            thumb = None
+        except rawpy.LibRawError:
+            thumb = None
+        if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+            preview = _open_pillow(
+                io.BytesIO(thumb.data),
+                min_long_edge=min_long_edge,
+                max_pixels=max_pixels,
+                kind="raw-preview",
+            )
+            metadata = preview.metadata
+            image = preview.image
+            # The embedded JPEG rarely carries the orientation; the RAW header does.
+            if image.width > image.height and upright[0] < upright[1]:
+                image = _orient(image, _RAW_FLIP_TO_ORIENTATION.get(flip, 1))
+            if max(image.size) >= min(min_long_edge, max(upright)):
+                return Decoded(image, upright[0], upright[1], metadata, "raw-preview")
+        try:
+            rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+        except rawpy.LibRawError as exc:
+            raise ImageRejected(
+                "no_preview", f"The RAW file has no usable preview and cannot be developed: {exc}"
+            ) from exc
+    image = Image.fromarray(rgb)
+    if max(image.size) >= 2 * min_long_edge:
+        image = image.reduce(max(image.size) // min_long_edge)
+    return Decoded(image, upright[0], upright[1], metadata, "raw-demosaic")
+
+
+def decode(path: str | Path, *, filename: str, min_long_edge: int, max_pixels: int) -> Decoded:
+    """Decode ``path`` once, at the smallest scale whose long edge is ≥ ``min_long_edge``.
+
+    ``filename`` gives the declared type; magic bytes were checked at upload. Raises
+    ImageRejected with a readable reason for anything hostile, broken or unsupported.
+    """
+    path = Path(path)
+    ext = extension_of(filename)
+    if path.stat().st_size == 0:
+        raise ImageRejected("empty", "The file is empty.")
+    if ext in RAW_EXTENSIONS:
+        return _decode_raw(path, min_long_edge=min_long_edge, max_pixels=max_pixels)
+    if FORMATS.get(ext, ("",))[0] == "heif":
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    family = FORMATS.get(ext, ("unknown",))[0]
+    return _open_pillow(path, min_long_edge=min_long_edge, max_pixels=max_pixels, kind=family)
+
+
+# --- Derivatives -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DerivativeSpec:
+    name: str
+    long_edge: int
+    quality: int
+    watermark: bool = False
+
+
+@dataclass(frozen=True)
+class Watermark:
+    text: str = ""
+    logo: bytes | None = None  # PNG with alpha
+    position: str = "bottom-right"  # or top-left, top-right, bottom-left, center, tile
+    opacity: float = 0.5  # 0..1
+    scale: float = 0.2  # logo width / text width as a share of the image width
+
+
+@dataclass(frozen=True)
+class Derivative:
+    name: str
+    data: bytes
+    width: int
+    height: int
+    content_type: str = "image/jpeg"
+
+
+def _fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
+    width, height = size
+    if max(width, height) <= long_edge:
+        return width, height
+    ratio = long_edge / max(width, height)
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
+def apply_watermark(image: Image.Image, mark: Watermark) -> Image.Image:
+    """``image`` with the studio's logo or text stamped on it (a new image)."""
+    base = image.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    target_width = max(16, int(base.width * mark.scale))
+    if mark.logo:
+        stamp = Image.open(io.BytesIO(mark.logo)).convert("RGBA")
+        ratio = target_width / stamp.width
+        stamp = stamp.resize((target_width, max(1, round(stamp.height * ratio))))
+    else:
+        size = max(10, target_width // max(4, len(mark.text) // 2 or 1))
+        font = ImageFont.load_default(size=size)
+        left, top, right, bottom = ImageDraw.Draw(layer).textbbox((0, 0), mark.text, font=font)
+        stamp = Image.new("RGBA", (right - left + 4, bottom - top + 4), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(stamp)
+        draw.text((2 - left + 1, 2 - top + 1), mark.text, font=font, fill=(0, 0, 0, 160))
+        draw.text((2 - left, 2 - top), mark.text, font=font, fill=(255, 255, 255, 255))
+    alpha = stamp.getchannel("A").point(lambda a: int(a * max(0.0, min(1.0, mark.opacity))))
+    stamp.putalpha(alpha)
+    margin = max(8, base.width // 50)
+    spots = {
+        "top-left": (margin, margin),
+        "top-right": (base.width - stamp.width - margin, margin),
+        "bottom-left": (margin, base.height - stamp.height - margin),
+        "bottom-right": (base.width - stamp.width - margin, base.height - stamp.height - margin),
+        "center": ((base.width - stamp.width) // 2, (base.height - stamp.height) // 2),
+    }
+    if mark.position == "tile":
+        for y in range(0, base.height, stamp.height * 3):
+            for x in range((y // 3) % max(1, stamp.width), base.width, stamp.width * 2):
+                layer.alpha_composite(stamp, (x, y))
+    else:
+        layer.alpha_composite(stamp, spots.get(mark.position, spots["bottom-right"]))
+    return Image.alpha_composite(base, layer).convert("RGB")
+
+
+def render_derivatives(
+    decoded: Decoded, specs: Iterable[DerivativeSpec], *, watermark: Watermark | None = None
+) -> list[Derivative]:
+    """Every derivative from the one decoded image, largest first, each resized from the last.
+
+    Pillow writes no EXIF unless asked, so GPS and personal EXIF never reach a derivative; the
+    original keeps them.
+    """
+    out: list[Derivative] = []
+    current = decoded.image
+    for spec in sorted(specs, key=lambda s: -s.long_edge):
+        size = _fit(current.size, spec.long_edge)
+        if size != current.size:
+            current = current.resize(size, Image.Resampling.BICUBIC, reducing_gap=None)
+        image = apply_watermark(current, watermark) if spec.watermark and watermark else current
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=spec.quality, optimize=False, progressive=False)
+        out.append(Derivative(spec.name, buffer.getvalue(), image.width, image.height))
+    return out
