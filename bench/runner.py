@@ -1,0 +1,141 @@
+"""Discovers benchmark modules, runs them one by one, reports and records the results."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from bench import Result
+
+BENCH_DIR = Path(__file__).resolve().parent
+EXIT_OK = 0
+EXIT_CRASHED = 1
+EXIT_NOTHING_TO_RUN = 2
+
+
+@dataclass
+class Outcome:
+    module: str
+    results: list[Result] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def discover(directory: Path, patterns: list[str]) -> list[Path]:
+    """``bench_*.py`` files in ``directory``; with patterns, those whose name contains one."""
+    found = sorted(directory.glob("bench_*.py"))
+    if patterns:
+        found = [p for p in found if any(pat in p.stem.removeprefix("bench_") for pat in patterns)]
+    return found
+
+
+def _load(path: Path) -> ModuleType:
+    # Loaded by file path so a directory of benchmarks outside the package works the same.
+    spec = importlib.util.spec_from_file_location(f"bench_modules.{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_one(path: Path) -> Outcome:
+    outcome = Outcome(module=path.stem.removeprefix("bench_"))
+    started = time.perf_counter()
+    try:
+        results = _load(path).run()
+        if not isinstance(results, list) or not all(isinstance(r, Result) for r in results):
+            raise TypeError(f"{path.name}: run() must return a list of bench.Result")
+        outcome.results = results
+    except Exception:
+        # One benchmark crashing must not hide the others' numbers; it is reported and
+        # turns the exit code non-zero.
+        outcome.error = traceback.format_exc()
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _format_number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [("benchmark", "value", "target", "status")]
+    for outcome in outcomes:
+        if outcome.error:
+            rows.append((outcome.module, "-", "-", "CRASHED"))
+        for r in outcome.results:
+            rows.append(
+                (
+                    r.name,
+                    f"{_format_number(r.value)} {r.unit}",
+                    f"{_format_number(r.target)} {r.unit}",
+                    "ok" if r.ok else "MISS",
+                )
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append(
+            "  ".join(
+                cell.rjust(widths[i]) if i in (1, 2) else cell.ljust(widths[i])
+                for i, cell in enumerate(row)
+            ).rstrip()
+        )
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(lines)
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    results = [r for o in outcomes for r in o.results]
+    missed = sum(not r.ok for r in results)
+    crashed = sum(o.error is not None for o in outcomes)
+    return (
+        f"{len(results)} results: {len(results) - missed} met their target, {missed} missed; "
+        f"{crashed} benchmark(s) crashed"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("patterns", nargs="*", help="run only benchmarks whose name contains one")
+    parser.add_argument("--dir", type=Path, default=BENCH_DIR, help="where bench_*.py live")
+    parser.add_argument(
+        "--output", type=Path, default=BENCH_DIR / "results.json", help="the JSON results file"
+    )
+    args = parser.parse_args(argv)
+
+    paths = discover(args.dir, args.patterns)
+    if not paths:
+        print(
+            f"No benchmark matches {args.patterns or 'bench_*.py'} in {args.dir}.", file=sys.stderr
+        )
+        return EXIT_NOTHING_TO_RUN
+
+    outcomes = []
+    for path in paths:
+        print(f"running {path.stem.removeprefix('bench_')} ...", flush=True)
+        outcome = run_one(path)
+        if outcome.error:
+            print(outcome.error, file=sys.stderr)
+        print(f"  done in {outcome.seconds:.1f} s", flush=True)
+        outcomes.append(outcome)
+
+    records = [r.as_dict() for o in outcomes for r in o.results]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(records, indent=2) + "\n")
+
+    print()
+    print(table(outcomes))
+    print()
+    print(summary(outcomes))
+    print(f"written to {args.output}")
+    return EXIT_CRASHED if any(o.error for o in outcomes) else EXIT_OK

@@ -1,0 +1,238 @@
+"""docker-compose.yml only names things that exist: modules, queues, commands, files, variables."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict] = COMPOSE["services"]
+ENV_EXAMPLE = (ROOT / ".env.example").read_text()
+# ${VAR}, ${VAR:-default}, ${VAR:?error}; `$${VAR}` is left to the container's shell.
+INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:[:?-][^}]*)?\}")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$")
+SETTINGS_READS = re.compile(r"env_(?:str|int|bool|list|choice)\(\s*\"([A-Z0-9_]+)\"")
+
+
+def _documented() -> set[str]:
+    """Variable names in .env.example, set (NAME=) or shown commented out (# NAME=)."""
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE, flags=re.MULTILINE))
+
+
+def _argv(service: dict) -> list[str]:
+    command = service.get("command") or []
+    return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+
+
+def _option(argv: list[str], *names: str) -> str | None:
+    for index, arg in enumerate(argv):
+        for name in names:
+            if arg == name and index + 1 < len(argv):
+                return argv[index + 1]
+            if arg.startswith(f"{name}="):
+                return arg.split("=", 1)[1]
+    return None
+
+
+def _builds_our_image(service: dict) -> bool:
+    return "build" in service or str(service.get("image", "")).startswith("picpick")
+
+
+def test_the_production_topology_is_complete():
+    assert {
+        "mysql",
+        "redis",
+        "minio",
+        "createbuckets",
+        "migrate",
+        "web",
+        "worker-default",
+        "worker-media",
+        "worker-faces",
+        "worker-billing",
+        "beat",
+        "caddy",
+    } <= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_has_an_image_or_a_build(name):
+    service = SERVICES[name]
+    assert service.get("image") or service.get("build"), name
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_dependency_is_a_service(name):
+    depends_on = SERVICES[name].get("depends_on") or {}
+    names = depends_on if isinstance(depends_on, list) else list(depends_on)
+    for dependency in names:
+        assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
+        if isinstance(depends_on, dict):
+            condition = depends_on[dependency].get("condition", "service_started")
+            assert condition in {
+                "service_started",
+                "service_healthy",
+                "service_completed_successfully",
+            }
+            if condition == "service_healthy":
+                assert "healthcheck" in SERVICES[dependency], f"{dependency} has no healthcheck"
+
+
+@pytest.mark.parametrize(
+    "name", ["web", "beat", "worker-default", "worker-media", "worker-faces", "worker-billing"]
+)
+def test_everything_that_uses_the_schema_waits_for_migrations(name):
+    assert SERVICES[name]["depends_on"]["migrate"] == {
+        "condition": "service_completed_successfully"
+    }
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SERVICES.items() if _builds_our_image(s)))
+def test_our_services_run_production_settings_from_env_file(name):
+    service = SERVICES[name]
+    assert service["env_file"] in (".env", [".env"])
+    assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "picpick.settings.production"
+    assert (ROOT / "picpick" / "settings" / "production.py").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SERVICES.items() if _builds_our_image(s)))
+def test_every_command_of_our_image_refers_to_something_that_exists(name):
+    argv = _argv(SERVICES[name])
+    assert argv, f"{name} has no command"
+    program = argv[0]
+    if program == "celery":
+        app_module = _option(argv, "-A", "--app")
+        module = importlib.import_module(f"{app_module}.celery")
+        assert hasattr(module, "app"), f"{app_module}.celery has no app"
+        subcommand = argv[argv.index(app_module) + 1]
+        assert subcommand in {"worker", "beat"}
+        if subcommand == "worker":
+            queues = (_option(argv, "-Q", "--queues") or "").split(",")
+            known = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+            assert queues != [""], f"{name} consumes no explicit queue"
+            assert set(queues) <= known, f"{name} consumes unknown queues {set(queues) - known}"
+    elif program == "gunicorn":
+        target = next(arg for arg in argv[1:] if not arg.startswith("-"))
+        module_name, _, attribute = target.partition(":")
+        module = importlib.import_module(module_name)
+        assert hasattr(module, attribute or "application"), target
+    elif program == "python":
+        assert argv[1] == "manage.py"
+        assert (ROOT / "manage.py").exists()
+        assert argv[2] in get_commands(), f"no management command {argv[2]!r}"
+    else:
+        pytest.fail(f"{name} runs {program!r}, which this test does not know how to check")
+
+
+def test_each_queue_has_exactly_one_worker():
+    consumed: list[str] = []
+    for service in SERVICES.values():
+        argv = _argv(service)
+        if argv[:1] == ["celery"] and "worker" in argv:
+            consumed += (_option(argv, "-Q", "--queues") or "").split(",")
+    assert sorted(consumed) == sorted(queue.name for queue in settings.CELERY_TASK_QUEUES)
+
+
+def test_exactly_one_beat():
+    beats = [n for n, s in SERVICES.items() if _argv(s)[:1] == ["celery"] and "beat" in _argv(s)]
+    assert beats == ["beat"]
+    assert "deploy" not in SERVICES["beat"] or SERVICES["beat"]["deploy"].get("replicas", 1) == 1
+
+
+def test_every_interpolated_variable_is_documented_in_env_example():
+    text = (ROOT / "docker-compose.yml").read_text()
+    used = set(INTERPOLATION.findall(text))
+    assert used, "the pattern found no variable at all"
+    missing = used - _documented()
+    assert not missing, f"used in docker-compose.yml but not in .env.example: {sorted(missing)}"
+
+
+def test_every_variable_the_settings_read_is_documented_in_env_example():
+    read: set[str] = set()
+    for path in (ROOT / "picpick" / "settings").glob("*.py"):
+        read |= set(SETTINGS_READS.findall(path.read_text()))
+    assert "DJANGO_SECRET_KEY" in read
+    missing = read - _documented()
+    assert not missing, f"read by settings but not in .env.example: {sorted(missing)}"
+
+
+def test_env_example_holds_no_secret_values():
+    for name, value in re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE, flags=re.MULTILINE):
+        if SECRET_NAME.search(name):
+            assert value == "", f"{name} has a value in .env.example"
+
+
+def _environment(service: dict) -> dict[str, str]:
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        return dict(item.split("=", 1) for item in environment)
+    return {key: str(value) for key, value in environment.items()}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_no_secret_is_written_into_compose(name):
+    for key, value in _environment(SERVICES[name]).items():
+        if SECRET_NAME.search(key):
+            assert INTERPOLATION.fullmatch(value), f"{name}.{key} must reference a variable"
+        # Credentials inside a URL must come from variables too.
+        for credentials in re.findall(r"://([^@/\s]+)@", value):
+            password = credentials.partition(":")[2]
+            assert not password or INTERPOLATION.fullmatch(password), f"{name}.{key}"
+
+
+def test_dockerfile_and_caddyfile_exist_and_are_the_ones_used():
+    build = SERVICES["web"]["build"]
+    dockerfile = ROOT / build["context"] / build["dockerfile"]
+    assert dockerfile.is_file()
+    text = dockerfile.read_text()
+    assert "FROM python:3.11-slim" in text or "PYTHON_IMAGE=python:3.11-slim" in text
+    assert "uv sync --frozen --extra mysql --no-dev" in text
+    assert "collectstatic" in text
+    assert re.search(r"^USER (?!root)\S+", text, flags=re.MULTILINE), "runs as root"
+
+    mounts = [volume.split(":") for volume in SERVICES["caddy"]["volumes"]]
+    caddyfile = next(ROOT / source for source, target, *_ in mounts if target.endswith("Caddyfile"))
+    assert caddyfile.is_file()
+    caddy = caddyfile.read_text()
+    assert "reverse_proxy web:8000" in caddy
+    assert re.search(r"on_demand_tls\s*\{\s*ask http://web:8000/internal/tls-ask", caddy)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_bind_mounted_files_exist(name):
+    for volume in SERVICES[name].get("volumes") or []:
+        source = volume.split(":")[0]
+        if source.startswith("."):
+            assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+        else:
+            assert source in (COMPOSE.get("volumes") or {}), f"{name} uses undeclared {source}"
+
+
+def test_caddy_publishes_http_and_https_and_web_is_not_published():
+    ports = {str(port).split(":")[-2] for port in SERVICES["caddy"]["ports"]}
+    assert {"80", "443"} <= ports
+    assert "ports" not in SERVICES["web"]
+    assert SERVICES["caddy"]["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_mysql_is_8_with_utf8mb4_and_a_healthcheck():
+    mysql = SERVICES["mysql"]
+    assert re.fullmatch(r"mysql:8(\.\d+)*", mysql["image"])
+    assert "--character-set-server=utf8mb4" in _argv(mysql)
+    assert "healthcheck" in mysql
+
+
+def test_createbuckets_is_a_one_shot_mc_job():
+    job = SERVICES["createbuckets"]
+    assert job["image"].startswith("minio/mc")
+    assert job["restart"] == "no"
+    assert job["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "mc mb" in " ".join(job["entrypoint"])
