@@ -46,7 +46,8 @@ format: install
 
 ## What CI checks besides the tests: deploy checks on production settings, no missing
 ## migrations, and an OpenAPI schema that generates without a warning.
-checks: install
+checks: $(UV)
+	$(UV) sync --frozen --extra mysql
 	DJANGO_SETTINGS_MODULE=picpick.settings.production \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-api.picpick.example} \

@@ -6,9 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from picpick.core.env import env_bool, env_int, env_list, env_str
+from picpick.core.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PICPICK_VAR_DIR", str(BASE_DIR / "var")))
@@ -159,6 +160,47 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PicPick <no-reply@picpick.lo
 PICPICK_PUBLIC_URL = env_str("PICPICK_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 PICPICK_APP_URL = env_str("PICPICK_APP_URL", PICPICK_PUBLIC_URL).rstrip("/")
 
+# --- Storage -------------------------------------------------------------------------------
+# Photo bytes go straight from clients to object storage with presigned requests
+# (picpick.core.storage). "local" keeps objects in a folder and serves the presigned URLs from
+# this app under /storage/ (make run, tests); "s3" is any S3 API (AWS, MinIO). AWS credentials
+# come from the standard AWS_* variables or the instance role, never from here.
+PICPICK_STORAGE = env_choice("PICPICK_STORAGE", "local", {"local", "s3"})
+PICPICK_LOCAL_STORAGE_ROOT = Path(env_str("PICPICK_LOCAL_STORAGE_ROOT", str(VAR_DIR / "objects")))
+PICPICK_S3_BUCKET = env_str("PICPICK_S3_BUCKET", "")
+PICPICK_S3_REGION = env_str("PICPICK_S3_REGION", env_str("AWS_REGION", "us-east-1"))
+PICPICK_S3_ENDPOINT_URL = env_str("PICPICK_S3_ENDPOINT_URL", "")  # MinIO; empty for AWS
+PICPICK_S3_ADDRESSING_STYLE = env_choice(
+    "PICPICK_S3_ADDRESSING_STYLE", "auto", {"auto", "path", "virtual"}
+)
+if PICPICK_STORAGE == "s3" and not PICPICK_S3_BUCKET:
+    raise ImproperlyConfigured("PICPICK_STORAGE=s3 needs PICPICK_S3_BUCKET.")
+# Optional: reads through CloudFront signed URLs. The key is a PEM in CLOUDFRONT_PRIVATE_KEY or
+# a file named by CLOUDFRONT_PRIVATE_KEY_FILE. All three or none: half a configuration would
+# silently serve reads from the bucket.
+PICPICK_CLOUDFRONT_DOMAIN = env_str("CLOUDFRONT_DOMAIN", "")
+PICPICK_CLOUDFRONT_KEY_ID = env_str("CLOUDFRONT_KEY_ID", "")
+PICPICK_CLOUDFRONT_PRIVATE_KEY = env_str("CLOUDFRONT_PRIVATE_KEY", "")
+_cloudfront = (PICPICK_CLOUDFRONT_DOMAIN, PICPICK_CLOUDFRONT_KEY_ID, PICPICK_CLOUDFRONT_PRIVATE_KEY)
+if any(_cloudfront) and not all(_cloudfront):
+    raise ImproperlyConfigured(
+        "CloudFront signing needs CLOUDFRONT_DOMAIN, CLOUDFRONT_KEY_ID and "
+        "CLOUDFRONT_PRIVATE_KEY (or CLOUDFRONT_PRIVATE_KEY_FILE), or none of them."
+    )
+# A signed wildcard URL grants every object under the page's common folder; refuse folders
+# shallower than this many segments (e.g. a whole studio) and sign each URL instead.
+PICPICK_CLOUDFRONT_WILDCARD_MIN_DEPTH = env_int(
+    "PICPICK_CLOUDFRONT_WILDCARD_MIN_DEPTH", 3, minimum=1
+)
+# Default lifetimes of presigned requests (seconds); S3 caps them at 7 days.
+PICPICK_STORAGE_GET_EXPIRES = env_int(
+    "PICPICK_STORAGE_GET_EXPIRES", 3600, minimum=60, maximum=604800
+)
+PICPICK_STORAGE_PUT_EXPIRES = env_int(
+    "PICPICK_STORAGE_PUT_EXPIRES", 3600, minimum=60, maximum=604800
+)
+# --- end of Storage ---
+
 # --- API -----------------------------------------------------------------------------------
 PICPICK_API_MAX_BODY_BYTES = env_int("PICPICK_API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICPICK_API_MAX_BODY_BYTES
@@ -234,6 +276,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=2)
+# A soft limit at or above the hard one never fires (the task is killed without its cleanup),
+# and a visibility timeout shorter than the hard limit redelivers tasks that are still running.
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT.")
+if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", CELERY_TASK_TIME_LIMIT + 1) <= (
+    CELERY_TASK_TIME_LIMIT
+):
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT.")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "media", "faces", "billing")]
 CELERY_TASK_ROUTES = {
@@ -243,7 +293,12 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "tokens-flush-expired": {
+        "task": "accounts.tasks.tokens_flush_expired",
+        "schedule": timedelta(hours=24),
+    },
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Logging -------------------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""``manage.py load_demo`` builds the demo once; a second run changes nothing."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Membership, Role, Studio, User
+from galleries.models import Album, Gallery, Photo, StudioUsage
+
+pytestmark = pytest.mark.django_db
+
+
+def state() -> dict:
+    return {
+        "studios": list(Studio.objects.values_list("id", "name", "slug", "updated_at")),
+        "users": list(User.objects.values_list("id", "password", "updated_at")),
+        "galleries": list(Gallery.objects.values()),
+        "albums": list(Album.objects.order_by("id").values()),
+        "photos": list(Photo.objects.order_by("id").values()),
+        "usage": list(StudioUsage.objects.values()),
+    }
+
+
+def test_load_demo_builds_the_demo_and_is_idempotent():
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    studio = Studio.objects.get(slug="demo")
+    assert studio.name == "Demo Studio"
+    owner = User.objects.get(email="demo@picpick.example")
+    assert owner.check_password("demo-password-123")
+    assert Membership.objects.get(studio=studio, user=owner).role == Role.OWNER
+    gallery = Gallery.objects.get(studio=studio)
+    assert (gallery.name, gallery.status) == ("Smith & Jones Wedding", Gallery.Status.PUBLISHED)
+    assert gallery.published_at is not None
+    assert Album.objects.filter(gallery=gallery).count() == 3
+    photos = Photo.objects.filter(gallery=gallery)
+    assert 100 <= photos.count() <= 140
+    assert set(photos.values_list("state", flat=True)) == {Photo.State.READY}
+    assert not photos.filter(captured_at=None).exists()
+    assert not photos.filter(camera="").exists()
+    assert gallery.photo_count == photos.count()
+    assert gallery.cover_photo_id is not None
+    usage = StudioUsage.objects.get(studio=studio)
+    assert (usage.gallery_count, usage.photo_count) == (1, photos.count())
+    text = out.getvalue()
+    assert f"] {photos.count()}/{photos.count()}" in text  # the progress bar reached the end
+    assert "demo-password-123" in text
+
+    before = state()
+    again = StringIO()
+    call_command("load_demo", stdout=again)
+    assert state() == before
+    assert "(0 new)" in again.getvalue()
