@@ -18,7 +18,17 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from galleries.models import Album, Gallery, Photo, StudioUsage, Tag
+from galleries.models import (
+    Album,
+    DownloadJob,
+    Gallery,
+    Photo,
+    StudioUsage,
+    Tag,
+    Upload,
+    UploadBatch,
+    Watermark,
+)
 
 TIMESTAMPS = ("id", "created_at", "updated_at")
 
@@ -116,7 +126,7 @@ class GalleryAdmin(StaffCanView, admin.ModelAdmin):
     autocomplete_fields = ("studio",)
     # Raw ids: a cover is picked among one gallery's photos, which a global search would not
     # narrow; tags are per studio, so an autocomplete would offer every studio's tags.
-    raw_id_fields = ("cover_photo", "tags")
+    raw_id_fields = ("cover_photo", "tags", "watermark")
     readonly_fields = (
         *TIMESTAMPS,
         "photo_count",
@@ -181,7 +191,25 @@ class PhotoAdmin(StaffCanView, admin.ModelAdmin):
     search_fields = ("filename", "=checksum", "=id")
     autocomplete_fields = ("studio", "gallery")
     raw_id_fields = ("album",)
-    readonly_fields = (*TIMESTAMPS, "size", "checksum", "width", "height", "content_type")
+    # The pipeline's fields are written by workers only; staff read them (and can requeue
+    # through the API's reprocess action), never hand-edit them.
+    readonly_fields = (
+        *TIMESTAMPS,
+        "size",
+        "checksum",
+        "width",
+        "height",
+        "content_type",
+        "original_key",
+        "derivatives",
+        "exif",
+        "watermark_version",
+        "failure_code",
+        "failure_message",
+        "processing_started_at",
+        "processed_at",
+        "attempts",
+    )
     # The id is a UUIDv7: newest first by primary key is a walk of the primary index.
     ordering = ("-id",)
     show_full_result_count = False
@@ -208,3 +236,54 @@ class StudioUsageAdmin(StaffCanView, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: StudioUsage | None = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(StaffCanView, admin.ModelAdmin):
+    """Rows the pipeline writes: staff look, services write."""
+
+    show_full_result_count = False
+    ordering = ("-id",)
+    list_per_page = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Watermark)
+class WatermarkAdmin(StaffCanView, admin.ModelAdmin):
+    list_display = ("name", "studio", "position", "opacity", "version", "updated_at")
+    list_select_related = ("studio",)
+    search_fields = ("name", "=id")
+    autocomplete_fields = ("studio",)
+    readonly_fields = (*TIMESTAMPS, "version")
+    ordering = ("-id",)
+    show_full_result_count = False
+
+
+@admin.register(UploadBatch)
+class UploadBatchAdmin(ReadOnlyAdmin):
+    list_display = ("id", "gallery", "studio", "declared_count", "declared_bytes", "created_at")
+    list_select_related = ("gallery", "studio")
+    search_fields = ("=id", "=gallery__id")
+    raw_id_fields = ("studio", "gallery", "album", "created_by")
+
+
+@admin.register(Upload)
+class UploadAdmin(ReadOnlyAdmin):
+    list_display = ("filename", "state", "size", "gallery", "studio", "expires_at", "created_at")
+    list_select_related = ("gallery", "studio")
+    list_filter = ("state", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("filename", "=id", "=idempotency_key")
+    raw_id_fields = ("studio", "gallery", "batch", "photo")
+
+
+@admin.register(DownloadJob)
+class DownloadJobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "gallery", "studio", "size", "state", "file_count", "created_at")
+    list_select_related = ("gallery", "studio")
+    list_filter = ("state", "size")
+    search_fields = ("=id", "=gallery__id")
+    raw_id_fields = ("studio", "gallery", "album", "requested_by")

@@ -13,6 +13,9 @@ from accounts.models import Role
 from accounts.tokens import token_pair_for
 from tests.factories import MembershipFactory, StudioFactory, UserFactory
 
+# The S3 (moto server) and local-storage fixtures are shared by every test package.
+pytest_plugins = ["tests.storage_fixtures"]
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from galleries.lock_objects import albums_lock, gallery_lock, studio_usage_lock
-from galleries.models import Album, Gallery, Photo
+from galleries.models import Album, Gallery, Photo, Upload
 from galleries.services.albums import gallery_writable_check
 from galleries.services.counters import counters_apply
 from picpick.core.errors import NotFound, Unprocessable
@@ -53,7 +53,7 @@ def _album_check(*, gallery: Gallery, albums: dict[uuid.UUID, Album], album_id) 
 
 
 # The relations to Photo that ``photo_rows_delete`` handles itself.
-_HANDLED_PHOTO_RELATIONS = {("galleries.gallery", "cover_photo")}
+_HANDLED_PHOTO_RELATIONS = {("galleries.gallery", "cover_photo"), ("galleries.upload", "photo")}
 
 
 def photo_rows_delete(*, gallery: Gallery, photo_ids: list[uuid.UUID] | None = None) -> int:
@@ -71,6 +71,8 @@ def photo_rows_delete(*, gallery: Gallery, photo_ids: list[uuid.UUID] | None = N
         photos = photos.filter(id__in=photo_ids)
         covers = covers.filter(cover_photo_id__in=photo_ids)
     covers.exclude(cover_photo=None).update(cover_photo=None)
+    # Upload rows outlive their photo (the batch keeps its history); unlink them in one UPDATE.
+    Upload.objects.filter(photo__in=photos.values("id")).update(photo=None)
     relations = {
         (rel.related_model._meta.label_lower, rel.field.name) for rel in Photo._meta.related_objects
     }

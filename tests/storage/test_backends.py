@@ -22,7 +22,7 @@ from picpick.core.storage import (
     utcnow,
 )
 from picpick.core.storage.s3 import S3Storage
-from tests.storage.conftest import put_presigned, send, sign_in_the_past
+from tests.storage_fixtures import put_presigned, send, sign_in_the_past
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF" + os.urandom(2000)
 PART = os.urandom(5 * MiB)  # the smallest part S3 accepts before the last

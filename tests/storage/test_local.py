@@ -10,7 +10,7 @@ from django.test import Client
 
 from picpick.core.storage import InvalidKey, UploadNotFound, get_storage, sha256_base64
 from picpick.core.storage.local import LocalStorage
-from tests.storage.conftest import put_presigned, send, sign_in_the_past
+from tests.storage_fixtures import put_presigned, send, sign_in_the_past
 
 BODY = b"\x89PNG\r\n\x1a\n" + os.urandom(500)
 

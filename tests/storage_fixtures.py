@@ -1,5 +1,7 @@
-"""Fixtures for the storage tests: a real S3 API (moto's server) and the local backend served
-by a real HTTP server, so every test sends real PUT/GET requests to presigned URLs.
+"""Storage fixtures shared by every test package (loaded by ``tests/conftest.py``).
+
+A real S3 API (moto's server) and the local backend served by a real HTTP server, so every
+test sends real PUT/GET requests to presigned URLs.
 
 moto stores objects faithfully but does not check presigned URLs: it ignores the signature,
 the expiry and ``x-amz-checksum-sha256``. Real S3 refuses a request whose signed headers
