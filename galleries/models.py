@@ -275,6 +275,8 @@ class DownloadJob(StudioOwnedModel):
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     file_count = models.PositiveIntegerField(default=0)
     files_done = models.PositiveIntegerField(default=0)
+    # Photos in scope left out (not processed yet, failed, or their object missing).
+    files_skipped = models.PositiveIntegerField(default=0)
     bytes_total = models.PositiveBigIntegerField(default=0)
     bytes_done = models.PositiveBigIntegerField(default=0)
     result_key = models.CharField(max_length=500, blank=True)

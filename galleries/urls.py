@@ -1,6 +1,7 @@
 from django.urls import path
 
 from galleries.apis.albums import AlbumDetailApi, AlbumListApi, AlbumReorderApi
+from galleries.apis.downloads import DownloadJobDetailApi, GalleryDownloadListApi, PhotoDownloadApi
 from galleries.apis.galleries import (
     GalleryArchiveApi,
     GalleryDetailApi,
@@ -9,6 +10,18 @@ from galleries.apis.galleries import (
     GalleryUnarchiveApi,
 )
 from galleries.apis.photos import PhotoBulkApi, PhotoDetailApi, PhotoListApi, PhotoReorderApi
+from galleries.apis.processing import GalleryReprocessApi
+from galleries.apis.uploads import (
+    UploadBatchCompleteApi,
+    UploadBatchDetailApi,
+    UploadBatchFilesApi,
+    UploadBatchStartApi,
+    UploadCompleteApi,
+    UploadDetailApi,
+    UploadPartsApi,
+    UploadRenewApi,
+)
+from galleries.apis.watermarks import WatermarkDetailApi, WatermarkListApi, WatermarkLogoApi
 
 app_name = "galleries"
 
@@ -41,4 +54,36 @@ urlpatterns = [
     ),
     path("galleries/<uuid:gallery_id>/photos/bulk/", PhotoBulkApi.as_view(), name="photo-bulk"),
     path("photos/<uuid:photo_id>/", PhotoDetailApi.as_view(), name="photo-detail"),
+    path("photos/<uuid:photo_id>/download/", PhotoDownloadApi.as_view(), name="photo-download"),
+    path(
+        "galleries/<uuid:gallery_id>/downloads/",
+        GalleryDownloadListApi.as_view(),
+        name="download-list",
+    ),
+    path("downloads/<uuid:job_id>/", DownloadJobDetailApi.as_view(), name="download-detail"),
+    path(
+        "galleries/<uuid:gallery_id>/reprocess/",
+        GalleryReprocessApi.as_view(),
+        name="gallery-reprocess",
+    ),
+    path("watermarks/", WatermarkListApi.as_view(), name="watermark-list"),
+    path("watermarks/<uuid:watermark_id>/", WatermarkDetailApi.as_view(), name="watermark-detail"),
+    path("watermarks/<uuid:watermark_id>/logo/", WatermarkLogoApi.as_view(), name="watermark-logo"),
+    # --- uploads ---
+    path(
+        "galleries/<uuid:gallery_id>/uploads/", UploadBatchStartApi.as_view(), name="upload-start"
+    ),
+    path("uploads/<uuid:upload_id>/", UploadDetailApi.as_view(), name="upload-detail"),
+    path("uploads/<uuid:upload_id>/parts/", UploadPartsApi.as_view(), name="upload-parts"),
+    path("uploads/<uuid:upload_id>/renew/", UploadRenewApi.as_view(), name="upload-renew"),
+    path("uploads/<uuid:upload_id>/complete/", UploadCompleteApi.as_view(), name="upload-complete"),
+    path("upload-batches/<uuid:batch_id>/", UploadBatchDetailApi.as_view(), name="batch-detail"),
+    path(
+        "upload-batches/<uuid:batch_id>/files/", UploadBatchFilesApi.as_view(), name="batch-files"
+    ),
+    path(
+        "upload-batches/<uuid:batch_id>/complete/",
+        UploadBatchCompleteApi.as_view(),
+        name="batch-complete",
+    ),
 ]

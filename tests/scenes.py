@@ -22,6 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from galleries.demo_images import background
+
 REPO = Path(__file__).resolve().parent.parent
 SOURCES_JSON = Path(__file__).resolve().parent / "data" / "face_sources.json"
 
@@ -83,29 +85,6 @@ def people() -> list[str]:
 @cache
 def _source_image(file: str) -> Image.Image:
     return Image.open(faces_dir() / file).convert("RGB")
-
-
-def background(size: tuple[int, int], rng: random.Random) -> Image.Image:
-    """Smooth colour fields with soft shapes and sensor-like grain."""
-    small = Image.new("RGB", (12, 8))
-    base = (rng.randint(60, 190), rng.randint(60, 170), rng.randint(50, 160))
-    small.putdata(
-        [tuple(max(0, min(255, c + rng.randint(-50, 50))) for c in base) for _ in range(96)]
-    )
-    canvas = small.resize(size, Image.Resampling.BICUBIC)
-    shapes = Image.new("RGB", (size[0] // 8, size[1] // 8))
-    shapes.paste(canvas.resize(shapes.size))
-    draw = ImageDraw.Draw(shapes)
-    for _ in range(25):
-        x, y = rng.randrange(shapes.width), rng.randrange(shapes.height)
-        r = rng.randint(10, 120)
-        colour = tuple(max(0, min(255, c + rng.randint(-80, 80))) for c in base)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
-    shapes = shapes.filter(ImageFilter.GaussianBlur(6)).resize(size, Image.Resampling.BICUBIC)
-    canvas = Image.blend(canvas, shapes, 0.6)
-    # Full-resolution grain: real camera files owe much of their size (and decode cost) to it.
-    grain = Image.effect_noise(size, 64).convert("RGB")
-    return Image.blend(canvas, grain, 0.10)
 
 
 def _cutout(face: SourceFace, face_height: int) -> tuple[Image.Image, Image.Image, tuple]:

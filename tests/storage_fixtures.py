@@ -188,6 +188,30 @@ def local_storage(settings, tmp_path, django_http_server):
     get_storage.cache_clear()
 
 
+@pytest.fixture
+def s3_settings(settings, s3_storage, moto_endpoint, monkeypatch):
+    """``get_storage()`` is the S3 backend on the moto server, configured through settings and
+    the standard AWS variables as in production (the bucket is made by ``s3_storage``)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    for name in (
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    settings.PICPICK_STORAGE = "s3"
+    settings.PICPICK_S3_BUCKET = BUCKET
+    settings.PICPICK_S3_REGION = REGION
+    settings.PICPICK_S3_ENDPOINT_URL = moto_endpoint
+    settings.PICPICK_S3_ADDRESSING_STYLE = "path"
+    settings.PICPICK_CLOUDFRONT_DOMAIN = ""
+    get_storage.cache_clear()
+    yield get_storage()
+    get_storage.cache_clear()
+
+
 @pytest.fixture(params=["s3", "local"])
 def storage(request):
     """The same behaviour, asked of both backends."""

@@ -86,6 +86,11 @@ class GalleryDetailApi(StudioAPIView):
 
     class GalleryUpdateInputSerializer(GalleryFieldsInputSerializer):
         name = serializers.CharField(max_length=200, required=False)
+        watermark_id = serializers.UUIDField(
+            required=False,
+            allow_null=True,
+            help_text="A watermark of the studio for guest previews; null removes it.",
+        )
 
     @extend_schema(
         tags=TAGS,
@@ -104,7 +109,14 @@ class GalleryDetailApi(StudioAPIView):
         responses={
             200: GalleryOutputSerializer,
             **error_responses(
-                400, 401, 403, 404, 409, 422, e409="`slug_taken`", e422="`invalid_cover`"
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                e409="`slug_taken`",
+                e422="`invalid_cover`, `invalid_watermark`",
             ),
         },
     )

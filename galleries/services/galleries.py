@@ -12,9 +12,13 @@ from django.utils.text import slugify
 
 from accounts.models import Studio, User
 from galleries.lock_objects import gallery_lock, studio_usage_lock
-from galleries.models import Gallery, Photo, Tag
+from galleries.models import Gallery, Photo, Tag, Watermark
 from galleries.services.counters import counters_apply
 from galleries.services.photos import photo_rows_delete
+from galleries.services.storage_lifecycle import (
+    gallery_archive_tags_sync_later,
+    gallery_objects_delete_later,
+)
 from picpick.core.errors import Conflict, Unprocessable
 
 SLUG_MAX_LENGTH = 80
@@ -28,6 +32,7 @@ class GalleryChanges(TypedDict, total=False):
     expires_at: dt.datetime | None
     tags: list[str]
     notes: str
+    watermark_id: uuid.UUID | None
 
 
 def tag_names_normalize(names: list[str]) -> list[str]:
@@ -96,6 +101,17 @@ def _cover_check(*, gallery: Gallery, cover_photo_id: uuid.UUID | None) -> None:
         )
 
 
+def _watermark_check(*, gallery: Gallery, watermark_id: uuid.UUID | None) -> None:
+    if watermark_id is None:
+        return
+    if not Watermark.objects.filter(studio=gallery.studio, id=watermark_id).exists():
+        raise Unprocessable(
+            "The watermark must be a watermark of this studio.",
+            code="invalid_watermark",
+            fields={"watermark_id": ["Not a watermark of this studio."]},
+        )
+
+
 def _save_or_conflict(gallery: Gallery, **save_kwargs) -> None:
     try:
         # A savepoint, so a lost race on the unique slug leaves the outer transaction usable.
@@ -152,12 +168,29 @@ def gallery_update(*, gallery: Gallery, by: User, changes: GalleryChanges) -> Ga
         raise _slug_conflict(slug)
     if "cover_photo_id" in changes:
         _cover_check(gallery=gallery, cover_photo_id=changes["cover_photo_id"])
-    for name in ("name", "slug", "event_date", "cover_photo_id", "expires_at", "notes"):
+    rewatermark = False
+    if "watermark_id" in changes:
+        _watermark_check(gallery=gallery, watermark_id=changes["watermark_id"])
+        rewatermark = changes["watermark_id"] != gallery.watermark_id
+    for name in (
+        "name",
+        "slug",
+        "event_date",
+        "cover_photo_id",
+        "expires_at",
+        "notes",
+        "watermark_id",
+    ):
         if name in changes:
             setattr(gallery, name, changes[name])  # type: ignore[literal-required]
             fields.append(name)
     if fields:
         _save_or_conflict(gallery, update_fields=[*fields, "updated_at"])
+    if rewatermark:
+        # Only the watermarked previews change: re-rendered once per ready photo, after commit.
+        from galleries.services.processing import galleries_rewatermark
+
+        galleries_rewatermark(gallery_ids=[gallery.id])
     if "tags" in changes:
         gallery.tags.set(tags_get_or_create(studio=gallery.studio, names=changes["tags"]))
     return gallery
@@ -192,6 +225,7 @@ def gallery_archive(*, gallery: Gallery, by: User) -> Gallery:
     gallery.status = Gallery.Status.ARCHIVED
     gallery.archived_at = timezone.now()
     gallery.save(update_fields=["status", "archived_at", "updated_at"])
+    gallery_archive_tags_sync_later(gallery=gallery)  # originals tagged for the cold class
     return gallery
 
 
@@ -210,6 +244,7 @@ def gallery_unarchive(*, gallery: Gallery, by: User) -> Gallery:
     gallery.status = Gallery.Status.PUBLISHED if was_published else Gallery.Status.DRAFT
     gallery.archived_at = None
     gallery.save(update_fields=["status", "archived_at", "updated_at"])
+    gallery_archive_tags_sync_later(gallery=gallery)  # the archive tags removed
     return gallery
 
 
@@ -224,5 +259,7 @@ def gallery_delete(*, gallery: Gallery, by: User) -> None:
         studio=studio, galleries=-1, photos=-gallery.photo_count, size=-gallery.storage_bytes
     )
     # Photos first, set-based; the collector then only has albums and tag links left.
+    # Its objects (originals, derivatives, ZIPs) go once the rows are surely gone.
+    gallery_objects_delete_later(gallery=gallery)
     photo_rows_delete(gallery=gallery)
     gallery.delete()

@@ -22,6 +22,7 @@ from galleries.lock_objects import albums_lock, gallery_lock, studio_usage_lock
 from galleries.models import Album, Gallery, Photo, Upload
 from galleries.services.albums import gallery_writable_check
 from galleries.services.counters import counters_apply
+from galleries.services.storage_lifecycle import objects_delete_later, photo_object_keys
 from picpick.core.errors import NotFound, Unprocessable
 
 BULK_MAX_IDS = 1000
@@ -196,7 +197,7 @@ def photos_bulk_action(
     rows = {
         row["id"]: row
         for row in Photo.objects.filter(gallery=gallery, id__in=wanted).values(
-            "id", "album_id", "size"
+            "id", "album_id", "size", "original_key", "derivatives"
         )
     }
     result = BulkResult(
@@ -238,6 +239,17 @@ def photos_bulk_action(
             albums={key: -n for key, n in leaving.items()},
         )
         photo_rows_delete(gallery=gallery, photo_ids=list(rows))
+        # The files go after the commit, batched (a rollback must not lose them).
+        objects_delete_later(
+            object_keys=[
+                key
+                for row in rows.values()
+                for key in photo_object_keys(
+                    original_key=row["original_key"], derivatives=row["derivatives"]
+                )
+            ],
+            context=f"photos deleted from gallery {gallery.id}",
+        )
     else:  # pragma: no cover - the API validates the action
         raise ValueError(f"unknown bulk action {action!r}")
     return result

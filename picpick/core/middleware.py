@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 
 from picpick.core.errors import error_body
+
+
+def _view_body_limit(path: str) -> int:
+    """A view may allow a larger body with a ``max_body_bytes`` attribute (a logo upload);
+    resolved only for bodies over the general limit, so ordinary requests pay nothing."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return 0
+    return getattr(getattr(match.func, "cls", None), "max_body_bytes", 0) or 0
 
 
 class BodySizeLimitMiddleware:
@@ -29,6 +40,8 @@ class BodySizeLimitMiddleware:
                     error_body("malformed_request", "Content-Length is not a number."), status=400
                 )
             limit = settings.PICPICK_API_MAX_BODY_BYTES
+            if length > limit:
+                limit = max(limit, _view_body_limit(request.path_info))
             if length > limit:
                 return JsonResponse(
                     error_body(

@@ -201,6 +201,90 @@ PICPICK_STORAGE_PUT_EXPIRES = env_int(
 )
 # --- end of Storage ---
 
+# --- Uploads (galleries.services.uploads) ----------------------------------------------------
+# Per-file limit. RAW files rarely pass 200 MB and a TIFF scan a gigabyte; S3's own cap is 5 TiB.
+PICPICK_MAX_FILE_BYTES = env_int(
+    "PICPICK_MAX_FILE_BYTES", 2 * 1024**3, minimum=1, maximum=5 * 1024**4
+)
+# Files up to this size get one presigned PUT, larger ones S3 multipart (S3 allows 5 GiB).
+PICPICK_UPLOAD_SINGLE_PUT_MAX_BYTES = env_int(
+    "PICPICK_UPLOAD_SINGLE_PUT_MAX_BYTES", 64 * 1024**2, minimum=1, maximum=5 * 1024**3
+)
+# Preferred multipart part size (S3: 5 MiB..5 GiB); grown for files that would need >10,000.
+PICPICK_UPLOAD_PART_BYTES = env_int(
+    "PICPICK_UPLOAD_PART_BYTES", 16 * 1024**2, minimum=5 * 1024**2, maximum=5 * 1024**3
+)
+# Lifetime of multipart part URLs (single PUT URLs use PICPICK_STORAGE_PUT_EXPIRES).
+PICPICK_UPLOAD_PART_EXPIRES = env_int(
+    "PICPICK_UPLOAD_PART_EXPIRES", 6 * 3600, minimum=60, maximum=604800
+)
+# An upload not completed this long after its start (or its last renewal) is abandoned; the
+# sweeper cleans it up once the grace has passed too.
+PICPICK_UPLOAD_TTL_HOURS = env_int("PICPICK_UPLOAD_TTL_HOURS", 24, minimum=1, maximum=168)
+PICPICK_UPLOAD_SWEEP_GRACE_MINUTES = env_int(
+    "PICPICK_UPLOAD_SWEEP_GRACE_MINUTES", 15, minimum=0, maximum=24 * 60
+)
+# Multipart uploads under studios/ that no pending upload knows are aborted after this.
+PICPICK_UPLOAD_ORPHAN_DAYS = env_int("PICPICK_UPLOAD_ORPHAN_DAYS", 2, minimum=1, maximum=30)
+# Storage quota per plan (bytes); pending uploads count with their declared size.
+PICPICK_QUOTA_FREE_BYTES = env_int("PICPICK_QUOTA_FREE_BYTES", 10 * 1024**3, minimum=0)
+PICPICK_QUOTA_PRO_BYTES = env_int("PICPICK_QUOTA_PRO_BYTES", 1024**4, minimum=0)
+PICPICK_QUOTA_BUSINESS_BYTES = env_int("PICPICK_QUOTA_BUSINESS_BYTES", 10 * 1024**4, minimum=0)
+# --- end of Uploads ---
+
+# --- Delivery (downloads, ZIPs, storage lifecycle) ------------------------------------------
+# A requested ZIP stays downloadable this many days, then the periodic sweep deletes it.
+PICPICK_DOWNLOAD_EXPIRE_DAYS = env_int("PICPICK_DOWNLOAD_EXPIRE_DAYS", 7, minimum=1, maximum=30)
+# A ZIP of a whole wedding is long I/O: it gets its own time limits instead of the global ones.
+PICPICK_DOWNLOAD_TIME_LIMIT = env_int("PICPICK_DOWNLOAD_TIME_LIMIT", 3000, minimum=60)
+# Archived galleries' originals are tagged; the bucket's lifecycle rule moves tagged objects
+# older than this many days (counted by S3 from the upload) to the colder storage class.
+PICPICK_ARCHIVE_TRANSITION_DAYS = env_int("PICPICK_ARCHIVE_TRANSITION_DAYS", 30, minimum=0)
+# Only classes readable at once: downloads and ZIPs read archived originals directly, and
+# GLACIER / DEEP_ARCHIVE objects would first need a restore that takes hours.
+PICPICK_ARCHIVE_STORAGE_CLASS = env_choice(
+    "PICPICK_ARCHIVE_STORAGE_CLASS",
+    "GLACIER_IR",
+    {"STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR"},
+)
+PICPICK_ABORT_INCOMPLETE_MULTIPART_DAYS = env_int(
+    "PICPICK_ABORT_INCOMPLETE_MULTIPART_DAYS", 7, minimum=1
+)
+# --- end of Delivery ---
+
+# --- Processing (galleries.services.processing) --------------------------------------------
+# Every derivative is made from one decode whose long edge is at least this (the preview's size).
+PICPICK_PROCESSING_WORKING_EDGE = env_int(
+    "PICPICK_PROCESSING_WORKING_EDGE", 2048, minimum=400, maximum=8192
+)
+# Images over this many pixels are refused (a 150 MP medium-format file passes); Pillow's own
+# decompression-bomb guard is set to the same figure by galleries.imaging.
+PICPICK_MAX_IMAGE_PIXELS = env_int(
+    "PICPICK_MAX_IMAGE_PIXELS", 210_000_000, minimum=1_000_000, maximum=1_000_000_000
+)
+# Limits of one photo's task: a 60 MB RAW without a usable preview is demosaiced in ~20 s on a
+# slow core; the soft limit marks the photo failed ("timeout"), the hard one kills the task.
+PICPICK_PROCESSING_SOFT_TIME_LIMIT = env_int(
+    "PICPICK_PROCESSING_SOFT_TIME_LIMIT", 120, minimum=5, maximum=3000
+)
+PICPICK_PROCESSING_TIME_LIMIT = env_int(
+    "PICPICK_PROCESSING_TIME_LIMIT", 150, minimum=10, maximum=3300
+)
+if PICPICK_PROCESSING_SOFT_TIME_LIMIT >= PICPICK_PROCESSING_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "PICPICK_PROCESSING_SOFT_TIME_LIMIT must be below PICPICK_PROCESSING_TIME_LIMIT."
+    )
+# A photo is tried this many times (storage errors, killed workers) before it is failed.
+PICPICK_PROCESSING_MAX_ATTEMPTS = env_int(
+    "PICPICK_PROCESSING_MAX_ATTEMPTS", 3, minimum=1, maximum=20
+)
+# An `uploaded` photo untouched this long lost its message (a broker restart): the sweeper
+# queues it again. Duplicates are harmless (the claim is atomic), so erring short is safe.
+PICPICK_PROCESSING_REQUEUE_MINUTES = env_int(
+    "PICPICK_PROCESSING_REQUEUE_MINUTES", 15, minimum=1, maximum=24 * 60
+)
+# --- end of Processing ---
+
 # --- API -----------------------------------------------------------------------------------
 PICPICK_API_MAX_BODY_BYTES = env_int("PICPICK_API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICPICK_API_MAX_BODY_BYTES
@@ -245,6 +329,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "accounts.models.Role",
         "GalleryStatusEnum": "galleries.models.Gallery.Status",
         "PhotoStateEnum": "galleries.models.Photo.State",
+        "UploadStateEnum": "galleries.models.Upload.State",
+        "UploadFileStateEnum": "galleries.selectors.uploads.FILE_STATES",
     },
 }
 
@@ -287,6 +373,19 @@ if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", CELERY_TASK_TIME_LI
     CELERY_TASK_TIME_LIMIT
 ):
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT.")
+# The ZIP build's hard limit is PICPICK_DOWNLOAD_TIME_LIMIT + 60 (galleries.tasks).
+if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", PICPICK_DOWNLOAD_TIME_LIMIT + 61) <= (
+    PICPICK_DOWNLOAD_TIME_LIMIT + 60
+):
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must exceed PICPICK_DOWNLOAD_TIME_LIMIT + 60 seconds."
+    )
+if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", PICPICK_PROCESSING_TIME_LIMIT + 1) <= (
+    PICPICK_PROCESSING_TIME_LIMIT
+):
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must exceed PICPICK_PROCESSING_TIME_LIMIT."
+    )
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "media", "faces", "billing")]
 CELERY_TASK_ROUTES = {
@@ -297,9 +396,22 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE: dict = {
+    "photos-sweep-stuck": {
+        "task": "galleries.tasks.photos_sweep_stuck",
+        "schedule": timedelta(minutes=5),
+    },
     "tokens-flush-expired": {
         "task": "accounts.tasks.tokens_flush_expired",
         "schedule": timedelta(hours=24),
+    },
+    "uploads-sweep": {
+        "task": "galleries.tasks.uploads_sweep",
+        "schedule": timedelta(minutes=15),
+    },
+    "downloads-expire": {
+        "task": "galleries.tasks.downloads_expire",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "default"},  # storage I/O: kept off the media workers
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

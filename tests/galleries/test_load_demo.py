@@ -1,4 +1,5 @@
-"""``manage.py load_demo`` builds the demo once; a second run changes nothing."""
+"""``manage.py load_demo`` builds the demo once, with processed photos; a second run changes
+nothing."""
 
 from __future__ import annotations
 
@@ -6,11 +7,22 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 
 from accounts.models import Membership, Role, Studio, User
+from galleries.management.commands import load_demo
 from galleries.models import Album, Gallery, Photo, StudioUsage
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def small_pictures(monkeypatch, local_storage):
+    """Small pictures keep the test quick; the storage is a folder of the test's own."""
+    monkeypatch.setattr(load_demo, "DEMO_IMAGE_SIZE", (480, 320))
+    load_demo.demo_picture.cache_clear()
+    yield
+    load_demo.demo_picture.cache_clear()
 
 
 def state() -> dict:
@@ -24,7 +36,7 @@ def state() -> dict:
     }
 
 
-def test_load_demo_builds_the_demo_and_is_idempotent():
+def test_load_demo_builds_the_demo_and_is_idempotent(local_storage):
     out = StringIO()
     call_command("load_demo", stdout=out)
     studio = Studio.objects.get(slug="demo")
@@ -45,6 +57,18 @@ def test_load_demo_builds_the_demo_and_is_idempotent():
     assert gallery.cover_photo_id is not None
     usage = StudioUsage.objects.get(studio=studio)
     assert (usage.gallery_count, usage.photo_count) == (1, photos.count())
+    # Real photos: processed from their originals by the processing service.
+    for photo in photos:
+        assert photo.original_key and set(photo.derivatives) == {"thumb", "preview"}
+        assert local_storage.head(key=photo.original_key) is not None
+        thumb = local_storage.head(key=photo.derivatives["thumb"]["key"])
+        assert thumb is not None and thumb.size == photo.derivatives["thumb"]["bytes"]
+    portrait = photos.filter(height__gt=F("width")).first()
+    assert portrait is not None  # stored sideways with an EXIF orientation, processed upright
+    assert portrait.derivatives["thumb"]["height"] > portrait.derivatives["thumb"]["width"]
+    first = photos.order_by("position").first()
+    assert first.camera and first.captured_at is not None
+    assert first.exif["camera"] == first.camera
     text = out.getvalue()
     assert f"] {photos.count()}/{photos.count()}" in text  # the progress bar reached the end
     assert "demo-password-123" in text

@@ -229,3 +229,20 @@ def test_watermark_changes_only_the_marked_preview(tmp_path):
     corner = (marked.width - 400, marked.height - 150, marked.width, marked.height)
     assert marked_image.crop(corner).getextrema()[1] > 200  # white text in the corner
     assert plain_image.crop(corner).getextrema()[1] < 60
+
+
+def test_pillows_bomb_guard_follows_the_pixel_cap(tmp_path):
+    # 100 MP is over Pillow's default guard (~89 MP) but under a 210 MP cap: a medium-format
+    # file must get as far as decoding (this one has no pixel data, so it then fails as broken).
+    path = write(tmp_path, "gfx.png", png_header_claiming(12_000, 8_400))
+    with pytest.raises(ImageRejected) as info:
+        decode(path, filename="gfx.png", min_long_edge=2048, max_pixels=210_000_000)
+    assert info.value.code in {"truncated", "corrupt"}
+    # Between the cap and twice the cap: our readable refusal, before any decoding.
+    with pytest.raises(ImageRejected) as info:
+        decode(path, filename="gfx.png", min_long_edge=2048, max_pixels=60_000_000)
+    assert info.value.code == "too_many_pixels" and "(101 MP)" in info.value.message
+    # Over twice the cap: Pillow's own guard refuses it from the header.
+    with pytest.raises(ImageRejected) as info:
+        decode(path, filename="gfx.png", min_long_edge=2048, max_pixels=40_000_000)
+    assert info.value.code == "too_many_pixels" and "decompression bomb" in info.value.message

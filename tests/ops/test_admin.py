@@ -14,7 +14,16 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.models import Invitation, Role, User
 from accounts.tokens import token_pair_for
-from galleries.models import Gallery, Photo, StudioUsage, Tag
+from galleries.models import (
+    DownloadJob,
+    Gallery,
+    Photo,
+    StudioUsage,
+    Tag,
+    Upload,
+    UploadBatch,
+    Watermark,
+)
 from tests.factories import (
     AlbumFactory,
     GalleryFactory,
@@ -62,6 +71,23 @@ def one_of_everything(alice, studio_a):
         expires_at=timezone.now() + timezone.timedelta(days=7),
     )
     Group.objects.create(name="support")
+    watermark = Watermark.objects.create(studio=studio_a, name="Logo", text="Anna Smith")
+    batch = UploadBatch.objects.create(
+        studio=studio_a, gallery=gallery, created_by=alice, declared_count=1, declared_bytes=10
+    )
+    Upload.objects.create(
+        studio=studio_a,
+        batch=batch,
+        gallery=gallery,
+        photo=photo,
+        filename="IMG_0001.jpg",
+        key=f"studios/{studio_a.id}/galleries/{gallery.id}/originals/{photo.id}.jpg",
+        size=10,
+        content_type="image/jpeg",
+        expires_at=timezone.now() + timezone.timedelta(days=1),
+    )
+    DownloadJob.objects.create(studio=studio_a, gallery=gallery, requested_by=alice)
+    assert watermark.version == 1
     token_pair_for(user=alice, studio=studio_a)  # records an OutstandingToken
     BlacklistedToken.objects.create(token=OutstandingToken.objects.first())
 
@@ -74,6 +100,10 @@ def test_every_app_with_models_of_ours_is_registered():
         "galleries.Album",
         "galleries.Photo",
         "galleries.StudioUsage",
+        "galleries.Watermark",
+        "galleries.UploadBatch",
+        "galleries.Upload",
+        "galleries.DownloadJob",
     } <= labels
 
 
