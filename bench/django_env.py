@@ -22,6 +22,9 @@ def fresh_database() -> Iterator[None]:
     setup()
     from django.db import connection
 
+    if connection.vendor == "sqlite":
+        # One process runs every benchmark: the folder removed after the last one is made anew.
+        Path(connection.settings_dict["TEST"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         yield

@@ -9,7 +9,6 @@ of the gallery, and nothing touches the web process.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import time
 import uuid
@@ -35,7 +34,6 @@ from picpick.core.storage import (
     PREFERRED_PART_SIZE,
     ObjectNotFound,
     ObjectStorage,
-    StorageError,
     choose_part_size,
     get_storage,
 )
@@ -99,37 +97,6 @@ def download_job_request(
 
 
 # --- Output: a multipart upload fed as the ZIP is written --------------------------------------
-def _upload_part(storage: ObjectStorage, *, key: str, upload_id: str, number: int, data: bytes):
-    """One part, written by the worker itself (clients use presigned part URLs instead).
-
-    The storage interface only presigns parts, so this is the one place that speaks to each
-    backend's own part upload.
-    """
-    from picpick.core.storage.local import LocalStorage
-    from picpick.core.storage.s3 import S3Storage
-
-    if isinstance(storage, LocalStorage):
-        part = storage.write_part(
-            key=key,
-            upload_id=upload_id,
-            part_number=number,
-            stream=io.BytesIO(data),
-            length=len(data),
-        )
-        return part.etag
-    if isinstance(storage, S3Storage):
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            answer = storage.client.upload_part(
-                Bucket=storage.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"S3 upload_part {number} of {key} failed: {exc}") from exc
-        return answer["ETag"].strip('"')
-    raise NotImplementedError(f"{type(storage).__name__} cannot upload parts")
-
-
 class MultipartSink:
     """A write() target that uploads every ``part_size`` bytes as one part.
 
@@ -152,13 +119,14 @@ class MultipartSink:
             self._flush(self.part_size)
 
     def _flush(self, length: int) -> None:
-        data = bytes(self._buffer[:length])
+        with memoryview(self._buffer) as view:
+            data = bytes(view[:length])  # one copy (slicing the bytearray would make two)
         del self._buffer[:length]
         number = len(self.parts) + 1
-        etag = _upload_part(
-            self.storage, key=self.key, upload_id=self.upload_id, number=number, data=data
+        part = self.storage.upload_part(
+            key=self.key, upload_id=self.upload_id, part_number=number, body=data
         )
-        self.parts.append((number, etag))
+        self.parts.append((number, part.etag))
 
     def complete(self) -> None:
         if self._buffer or not self.parts:

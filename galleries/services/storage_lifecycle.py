@@ -21,7 +21,6 @@ from galleries.models import Gallery, Photo
 from picpick.core.storage import (
     MAX_DELETE_BATCH,
     ObjectNotFound,
-    ObjectStorage,
     StorageError,
     get_storage,
 )
@@ -99,21 +98,6 @@ def gallery_objects_delete_later(*, gallery: Gallery) -> None:
     transaction.on_commit(lambda: delivery_send(gallery_objects_delete, studio_id, gallery_id))
 
 
-def _prefix_has_objects(storage: ObjectStorage, prefix: str) -> bool:
-    """Whether anything is left under ``prefix`` (the interface's ``delete_prefix`` reports how
-    many it deleted, not how many it could not)."""
-    from picpick.core.storage.local import LocalStorage
-    from picpick.core.storage.s3 import S3Storage
-
-    if isinstance(storage, S3Storage):
-        page = storage.client.list_objects_v2(Bucket=storage.bucket, Prefix=prefix, MaxKeys=1)
-        return bool(page.get("KeyCount"))
-    if isinstance(storage, LocalStorage):
-        folder = storage.path_for(prefix[:-1])
-        return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
-    return False
-
-
 def gallery_objects_delete(*, studio_id: uuid.UUID | str, gallery_id: uuid.UUID | str) -> int:
     """Delete everything under the gallery's folder (originals, derivatives, ZIPs), batched
     by the backend (1,000 keys per S3 call). Raises :class:`StorageError` while anything is
@@ -121,7 +105,7 @@ def gallery_objects_delete(*, studio_id: uuid.UUID | str, gallery_id: uuid.UUID 
     prefix = keys.gallery_prefix(uuid.UUID(str(studio_id)), uuid.UUID(str(gallery_id)))
     storage = get_storage()
     deleted = storage.delete_prefix(prefix=prefix)
-    if _prefix_has_objects(storage, prefix):
+    if storage.list_keys(prefix=prefix, limit=1):
         raise StorageError(f"objects are left under {prefix} after deleting {deleted}")
     logger.info("deleted %d objects of gallery %s", deleted, gallery_id)
     return deleted

@@ -250,7 +250,7 @@ def test_a_storage_failure_fails_the_job_and_aborts_the_upload(
     def broken(*args, **kwargs):
         raise StorageError("S3 upload_part failed: connection reset")
 
-    monkeypatch.setattr(downloads, "_upload_part", broken)
+    monkeypatch.setattr(app_storage, "upload_part", broken)
     done = downloads.download_build(job_id=job.id)
     assert done.state == "failed"
     assert "connection reset" in done.failure_message

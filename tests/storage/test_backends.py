@@ -354,3 +354,36 @@ def test_uploaded_part_objects_are_accepted_for_completion(storage, prefix):
 
     assert info.size == 4
     assert storage.read_range(key=key, start=0, length=64) == b"tiny"
+
+
+def test_list_keys_lists_only_that_folder_up_to_a_limit(storage, prefix):
+    for key in ("g1/a.jpg", "g1/sub/b.jpg", "g10/d.jpg"):
+        storage.put_object(key=f"{prefix}{key}", body=b"x", content_type="image/jpeg")
+
+    assert sorted(storage.list_keys(prefix=f"{prefix}g1/")) == [
+        f"{prefix}g1/a.jpg",
+        f"{prefix}g1/sub/b.jpg",
+    ]
+    assert len(storage.list_keys(prefix=f"{prefix}g1/", limit=1)) == 1
+    assert storage.list_keys(prefix=f"{prefix}nothing/") == []
+    with pytest.raises(InvalidKey):
+        storage.list_keys(prefix=f"{prefix}g1")  # would also match g10/
+
+
+def test_a_worker_uploads_parts_itself_and_completes(storage, prefix):
+    key = f"{prefix}zips/all.zip"
+    upload_id = storage.create_multipart(key=key, content_type="application/zip")
+    first = os.urandom(5 * MiB)
+    parts = [
+        storage.upload_part(key=key, upload_id=upload_id, part_number=1, body=first),
+        storage.upload_part(key=key, upload_id=upload_id, part_number=2, body=b"tail"),
+    ]
+    assert [part.size for part in parts] == [5 * MiB, 4]
+
+    info = storage.complete_multipart(key=key, upload_id=upload_id, parts=parts)
+
+    assert info.size == 5 * MiB + 4
+    assert storage.read_range(key=key, start=5 * MiB, length=4) == b"tail"
+    if not isinstance(storage, S3Storage):  # moto answers 500 where S3 answers NoSuchUpload
+        with pytest.raises(UploadNotFound):
+            storage.upload_part(key=key, upload_id="no-such-upload", part_number=1, body=b"x")

@@ -432,6 +432,17 @@ class ObjectStorage(abc.ABC):
         """Delete objects (missing ones count as deleted); returns the keys that failed."""
 
     @abc.abstractmethod
+    def upload_part(
+        self, *, key: str, upload_id: str, part_number: int, body: bytes
+    ) -> UploadedPart:
+        """Upload one part of a multipart upload from this process (a worker writing a large
+        object, e.g. a ZIP, as it goes); clients use ``presign_parts`` instead."""
+
+    @abc.abstractmethod
+    def list_keys(self, *, prefix: str, limit: int | None = None) -> list[str]:
+        """Keys under the folder ``prefix`` (ending in ``/``), up to ``limit``."""
+
+    @abc.abstractmethod
     def delete_prefix(self, *, prefix: str) -> int:
         """Delete every object under a folder prefix (ending in ``/``); returns how many."""
 

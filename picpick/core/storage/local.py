@@ -529,6 +529,31 @@ class LocalStorage(ObjectStorage):
                 return
             folder = folder.parent
 
+    def upload_part(
+        self, *, key: str, upload_id: str, part_number: int, body: bytes
+    ) -> UploadedPart:
+        return self.write_part(
+            key=key,
+            upload_id=upload_id,
+            part_number=part_number,
+            stream=io.BytesIO(body),
+            length=len(body),
+        )
+
+    def list_keys(self, *, prefix: str, limit: int | None = None) -> list[str]:
+        validate_prefix(prefix)
+        folder = self.path_for(prefix[:-1])
+        if not folder.is_dir():
+            return []
+        found: list[str] = []
+        for path in _walk_files(folder):
+            if path.name.startswith("."):  # temp files of a write in progress
+                continue
+            found.append(path.relative_to(self.root).as_posix())
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
     def delete_prefix(self, *, prefix: str) -> int:
         validate_prefix(prefix)
         folder = self.path_for(prefix[:-1])

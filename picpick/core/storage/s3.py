@@ -512,6 +512,35 @@ class S3Storage(ObjectStorage):
             failed.extend(error["Key"] for error in response.get("Errors", []))
         return failed
 
+    def upload_part(
+        self, *, key: str, upload_id: str, part_number: int, body: bytes
+    ) -> UploadedPart:
+        validate_key(key)
+        validate_part_numbers([part_number])
+        try:
+            answer = self._call(
+                "upload_part", Key=key, UploadId=upload_id, PartNumber=part_number, Body=body
+            )
+        except ClientError as exc:
+            if _status(exc) == 404:
+                raise UploadNotFound("No such multipart upload.") from exc
+            raise StorageError(f"S3 upload_part {part_number} of {key} failed: {exc}") from exc
+        return UploadedPart(part_number=part_number, size=len(body), etag=answer["ETag"].strip('"'))
+
+    def list_keys(self, *, prefix: str, limit: int | None = None) -> list[str]:
+        validate_prefix(prefix)
+        found: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    found.append(item["Key"])
+                    if limit is not None and len(found) >= limit:
+                        return found
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"S3 list_objects_v2 failed: {exc}") from exc
+        return found
+
     def delete_prefix(self, *, prefix: str) -> int:
         validate_prefix(prefix)
         deleted = 0
