@@ -21,6 +21,8 @@ install: $(UV)
 
 ## Serve the API, the docs (/api/docs/) and the admin on SQLite, with a Celery worker on a
 ## folder broker: no server to install. Ctrl-C stops both.
+# Signed storage URLs and email links point at the address the server is started on.
+run: export PICPICK_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
