@@ -72,6 +72,11 @@ class Studio(BaseModel):
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     default_currency = models.CharField(max_length=3, default="USD")
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    # Face recognition for the whole studio; each gallery can also switch it off. Turning it off
+    # deletes the face data it made (faces.services).
+    face_recognition_enabled = models.BooleanField(default=True)
+    # Face data of a gallery is deleted this many days after the gallery expires.
+    face_retention_days = models.PositiveIntegerField(default=30)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -36,6 +36,7 @@ class Gallery(StudioOwnedModel):
     expires_at = models.DateTimeField(null=True, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="galleries")
     notes = models.TextField(blank=True)
+    face_recognition_enabled = models.BooleanField(default=True)
     # Guests see watermarked previews when set; the studio always sees the clean ones.
     watermark = models.ForeignKey(
         "galleries.Watermark", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -57,6 +58,21 @@ def _album_check(*, gallery: Gallery, albums: dict[uuid.UUID, Album], album_id) 
 _HANDLED_PHOTO_RELATIONS = {("galleries.gallery", "cover_photo"), ("galleries.upload", "photo")}
 
 
+@dataclass(frozen=True)
+class PhotoDeleteHook:
+    """How another app removes its rows that point at photos, set-based, before they go.
+
+    Registered from the app's ``AppConfig.ready`` (faces does), so galleries never imports it.
+    ``relations`` names the (model label, field) pairs the hook takes care of.
+    """
+
+    relations: frozenset[tuple[str, str]]
+    delete: Callable[[QuerySet[Photo]], None]
+
+
+PHOTO_DELETE_HOOKS: list[PhotoDeleteHook] = []
+
+
 def photo_rows_delete(*, gallery: Gallery, photo_ids: list[uuid.UUID] | None = None) -> int:
     """Delete photo rows of ``gallery`` (all of them when ``photo_ids`` is None) set-based.
 
@@ -74,10 +90,14 @@ def photo_rows_delete(*, gallery: Gallery, photo_ids: list[uuid.UUID] | None = N
     covers.exclude(cover_photo=None).update(cover_photo=None)
     # Upload rows outlive their photo (the batch keeps its history); unlink them in one UPDATE.
     Upload.objects.filter(photo__in=photos.values("id")).update(photo=None)
+    handled = set(_HANDLED_PHOTO_RELATIONS)
+    for hook in PHOTO_DELETE_HOOKS:
+        hook.delete(photos)
+        handled |= hook.relations
     relations = {
         (rel.related_model._meta.label_lower, rel.field.name) for rel in Photo._meta.related_objects
     }
-    if relations <= _HANDLED_PHOTO_RELATIONS:
+    if relations <= handled:
         return photos._raw_delete(photos.db)
     return photos.delete()[0]
 
