@@ -530,12 +530,12 @@ def test_completing_after_the_photo_was_deleted_discards_the_bytes(
 def test_multipart_uploads_are_aborted_when_the_start_transaction_fails(
     backend, alice_client, gallery_a, monkeypatch
 ):
-    from galleries.services import uploads
+    from galleries.services.uploads import start as upload_start
 
     def broken(**kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(uploads, "counters_apply", broken)
+    monkeypatch.setattr(upload_start, "counters_apply", broken)
     prefix = f"studios/{gallery_a.studio_id}/"
     with pytest.raises(RuntimeError):
         start(alice_client, gallery_a, [declare(f"{n}.jpg", size=11 * MiB) for n in range(3)])
