@@ -43,3 +43,34 @@ def error_responses(*statuses: int, **descriptions: str) -> dict[int, OpenApiRes
         )
         for status in statuses
     }
+
+
+_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def document_common_errors(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: errors every endpoint can answer, documented once.
+
+    The body-size guard runs before any view (413 on every operation with a request body) and
+    throttles apply everywhere (429); listing them by hand on each view would drift.
+    """
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    if "Error" not in result.get("components", {}).get("schemas", {}):
+        return result
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            common = {"429": _DESCRIPTIONS[429]}
+            if "requestBody" in operation:
+                common["413"] = _DESCRIPTIONS[413]
+            for status, description in common.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "content": {"application/json": {"schema": error_ref}},
+                        "description": description,
+                    },
+                )
+    return result
