@@ -409,6 +409,7 @@ class StudioOutputSerializer(serializers.Serializer):
     timezone = serializers.CharField()
     default_currency = serializers.CharField()
     plan = serializers.CharField()
+    face_recognition_enabled = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     role = serializers.ChoiceField(choices=Role.choices, help_text="The caller's role.")
     usage = StudioUsageOutputSerializer()
@@ -439,13 +440,27 @@ class StudioApi(StudioAPIView):
         slug = serializers.CharField(max_length=63, required=False)
         timezone = serializers.CharField(max_length=64, required=False)
         default_currency = serializers.CharField(max_length=3, required=False)
+        face_recognition_enabled = serializers.BooleanField(
+            required=False,
+            help_text="Off deletes the face data of every gallery at once; on again queues "
+            "the photos of galleries that have it on for processing.",
+        )
 
     class StudioDeleteInputSerializer(InputSerializer):
         confirm_slug = serializers.CharField(max_length=63)
 
     def _studio(self) -> Response:
         studio = self.studio
-        fields = ("id", "name", "slug", "timezone", "default_currency", "plan", "created_at")
+        fields = (
+            "id",
+            "name",
+            "slug",
+            "timezone",
+            "default_currency",
+            "plan",
+            "face_recognition_enabled",
+            "created_at",
+        )
         data = {name: getattr(studio, name) for name in fields}
         data.update(role=self.membership.role, usage=studio_usage_get(studio=studio))
         return Response(StudioOutputSerializer(data).data)
@@ -468,7 +483,7 @@ class StudioApi(StudioAPIView):
     def patch(self, request: Request) -> Response:
         data = self.StudioUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.studio_update(studio=self.studio, **data.validated_data)
+        services.studio_update(studio=self.studio, by=request.user, **data.validated_data)
         return self._studio()
 
     @extend_schema(

@@ -363,8 +363,17 @@ def studio_update(
     slug: str | None = None,
     timezone: str | None = None,
     default_currency: str | None = None,
+    face_recognition_enabled: bool | None = None,
+    by: User | None = None,
 ) -> Studio:
     changed: list[str] = []
+    faces_switch = (
+        face_recognition_enabled is not None
+        and face_recognition_enabled != studio.face_recognition_enabled
+    )
+    if faces_switch:
+        studio.face_recognition_enabled = bool(face_recognition_enabled)
+        changed.append("face_recognition_enabled")
     if name is not None and name != studio.name:
         studio.name = name
         changed.append("name")
@@ -387,6 +396,13 @@ def studio_update(
                 studio.save(update_fields=[*changed, "updated_at"])
         except IntegrityError as exc:
             raise Conflict("This studio address is already taken.", code="slug_taken") from exc
+    if faces_switch:
+        from faces.services import faces_disable_studio, faces_enable_studio
+
+        if studio.face_recognition_enabled:
+            faces_enable_studio(studio=studio, by=by)
+        else:
+            faces_disable_studio(studio=studio, by=by)
     return studio
 
 

@@ -6,8 +6,9 @@ class FacesConfig(AppConfig):
     name = "faces"
 
     def ready(self) -> None:
-        from faces import services
+        from faces import pipeline, services
         from galleries.services.photos import PHOTO_DELETE_HOOKS, PhotoDeleteHook
+        from galleries.services.processing import DECODED_HOOKS
 
         PHOTO_DELETE_HOOKS.append(
             PhotoDeleteHook(
@@ -15,3 +16,6 @@ class FacesConfig(AppConfig):
                 delete=services.faces_delete_for_photos,
             )
         )
+        # The face step runs on the decode the media step already made.
+        if pipeline.decoded_hook not in DECODED_HOOKS:
+            DECODED_HOOKS.append(pipeline.decoded_hook)

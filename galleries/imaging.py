@@ -401,6 +401,29 @@ def decode(path: str | Path, *, filename: str, min_long_edge: int, max_pixels: i
     return _open_pillow(path, min_long_edge=min_long_edge, max_pixels=max_pixels, kind=family)
 
 
+def decode_bytes(
+    data: bytes,
+    *,
+    min_long_edge: int,
+    max_pixels: int,
+    families: frozenset[str] = frozenset({"jpeg", "png", "heif"}),
+) -> Decoded:
+    """``decode`` for an in-memory upload (a guest's selfie): the type comes from the magic
+    bytes alone, limited to ``families``, and the file never touches the disk."""
+    if not data:
+        raise ImageRejected("empty", "The file is empty.")
+    family = sniff(data[:MAGIC_BYTES_NEEDED])
+    if family not in families:
+        raise ImageRejected("unreadable", "The file is not a JPEG, PNG or HEIC image.")
+    if family == "heif":
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+    return _open_pillow(
+        io.BytesIO(data), min_long_edge=min_long_edge, max_pixels=max_pixels, kind=family
+    )
+
+
 # --- Derivatives -----------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ def healthz(request):
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
+    path("", include("faces.urls")),
 ]
 
 urlpatterns = [

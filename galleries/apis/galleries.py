@@ -91,6 +91,11 @@ class GalleryDetailApi(StudioAPIView):
             allow_null=True,
             help_text="A watermark of the studio for guest previews; null removes it.",
         )
+        face_recognition_enabled = serializers.BooleanField(
+            required=False,
+            help_text="Off deletes the gallery's face data (faces, people, search index) at "
+            "once; on again queues its photos for processing.",
+        )
 
     @extend_schema(
         tags=TAGS,

@@ -57,6 +57,7 @@ class GalleryOutputSerializer(serializers.Serializer):
     )
     photo_count = serializers.IntegerField()
     storage_bytes = serializers.IntegerField()
+    face_recognition_enabled = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

@@ -33,6 +33,7 @@ class GalleryChanges(TypedDict, total=False):
     tags: list[str]
     notes: str
     watermark_id: uuid.UUID | None
+    face_recognition_enabled: bool
 
 
 def tag_names_normalize(names: list[str]) -> list[str]:
@@ -184,8 +185,22 @@ def gallery_update(*, gallery: Gallery, by: User, changes: GalleryChanges) -> Ga
         if name in changes:
             setattr(gallery, name, changes[name])  # type: ignore[literal-required]
             fields.append(name)
+    faces_switch = (
+        "face_recognition_enabled" in changes
+        and changes["face_recognition_enabled"] != gallery.face_recognition_enabled
+    )
+    if faces_switch:
+        gallery.face_recognition_enabled = changes["face_recognition_enabled"]
+        fields.append("face_recognition_enabled")
     if fields:
         _save_or_conflict(gallery, update_fields=[*fields, "updated_at"])
+    if faces_switch:
+        from faces.services import faces_disable_gallery, faces_enable_gallery
+
+        if gallery.face_recognition_enabled:
+            faces_enable_gallery(gallery=gallery, by=by)
+        else:
+            faces_disable_gallery(gallery=gallery, by=by)
     if rewatermark:
         # Only the watermarked previews change: re-rendered once per ready photo, after commit.
         from galleries.services.processing import galleries_rewatermark
@@ -261,5 +276,8 @@ def gallery_delete(*, gallery: Gallery, by: User) -> None:
     # Photos first, set-based; the collector then only has albums and tag links left.
     # Its objects (originals, derivatives, ZIPs) go once the rows are surely gone.
     gallery_objects_delete_later(gallery=gallery)
+    from faces.services import faces_delete_for_gallery
+
+    faces_delete_for_gallery(gallery=gallery, by=by)  # one audit row for the whole gallery
     photo_rows_delete(gallery=gallery)
     gallery.delete()

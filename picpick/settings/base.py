@@ -285,6 +285,54 @@ PICPICK_PROCESSING_REQUEUE_MINUTES = env_int(
 )
 # --- end of Processing ---
 
+# --- Selfie search (faces.search, faces.search_service) -------------------------------------
+# Per-process LRU of gallery face matrices (512 B per face + ids): 10^5 faces ≈ 70 MB.
+PICPICK_FACE_INDEX_CACHE_BYTES = env_int(
+    "PICPICK_FACE_INDEX_CACHE_BYTES", 512 * 1024 * 1024, minimum=0
+)
+PICPICK_SELFIE_MAX_BYTES = env_int(
+    "PICPICK_SELFIE_MAX_BYTES", 10 * 1024 * 1024, minimum=64 * 1024, maximum=50 * 1024 * 1024
+)
+# A phone selfie is 12–48 MP; anything larger is refused before it is decoded.
+PICPICK_SELFIE_MAX_PIXELS = env_int(
+    "PICPICK_SELFIE_MAX_PIXELS", 64_000_000, minimum=1_000_000, maximum=210_000_000
+)
+PICPICK_SELFIE_MIN_EDGE = env_int("PICPICK_SELFIE_MIN_EDGE", 64, minimum=16, maximum=1024)
+# Long edge the selfie is decoded and detected at: the face fills a selfie, so ~1000 px is plenty.
+PICPICK_SELFIE_DETECT_EDGE = env_int("PICPICK_SELFIE_DETECT_EDGE", 1024, minimum=320, maximum=4096)
+# Euclidean distance at which a gallery face is the selfie's person (and hidden by "hide me"),
+# in thousandths: 600 = face_recognition's 0.6.
+PICPICK_SELFIE_MATCH_MILLI = env_int("PICPICK_SELFIE_MATCH_MILLI", 600, minimum=300, maximum=800)
+PICPICK_SELFIE_MAX_RESULTS = env_int("PICPICK_SELFIE_MAX_RESULTS", 1000, minimum=1)
+# Guest rate limits (fixed windows, counted atomically in the cache).
+PICPICK_SELFIE_RATE_WINDOW_SECONDS = env_int(
+    "PICPICK_SELFIE_RATE_WINDOW_SECONDS", 60, minimum=1, maximum=3600
+)
+PICPICK_SELFIE_RATE_PER_ADDRESS = env_int("PICPICK_SELFIE_RATE_PER_ADDRESS", 10, minimum=1)
+PICPICK_SELFIE_RATE_PER_GALLERY = env_int("PICPICK_SELFIE_RATE_PER_GALLERY", 300, minimum=1)
+# --- end of Selfie search ---
+
+# --- Face detection (faces.embedding, faces.pipeline) -----------------------------------------
+# Measured on 24 MP event photos (bench/bench_faces.py): a first HOG pass on the working image
+# at 800 px (upsampled once) finds faces ≥ ~300 px; a second pass re-scans only textured
+# skin-coloured regions at the resolution each needs, down to ~40 px faces.
+PICPICK_FACES_DETECT_LONG_EDGE = env_int(
+    "PICPICK_FACES_DETECT_LONG_EDGE", 800, minimum=320, maximum=8192
+)
+PICPICK_FACES_UPSAMPLE = env_int("PICPICK_FACES_UPSAMPLE", 1, minimum=0, maximum=2)
+PICPICK_FACES_SMALL_FACES = env_bool("PICPICK_FACES_SMALL_FACES", True)
+PICPICK_FACES_LANDMARKS = env_choice("PICPICK_FACES_LANDMARKS", "small", {"small", "large"})
+PICPICK_FACES_JITTERS = env_int("PICPICK_FACES_JITTERS", 1, minimum=1, maximum=20)
+# --- end of Face detection ---
+
+# --- People (faces.clustering_service) -------------------------------------------------------
+# A clustering run starts this long after the first face of a burst: the photos of an upload
+# batch arrive over minutes, and one run per photo would recluster the gallery hundreds of times.
+PICPICK_FACE_CLUSTER_DELAY_SECONDS = env_int(
+    "PICPICK_FACE_CLUSTER_DELAY_SECONDS", 30, minimum=0, maximum=3600
+)
+# --- end of People ---
+
 # --- API -----------------------------------------------------------------------------------
 PICPICK_API_MAX_BODY_BYTES = env_int("PICPICK_API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICPICK_API_MAX_BODY_BYTES
@@ -411,6 +459,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "uploads-sweep": {
         "task": "galleries.tasks.uploads_sweep",
         "schedule": timedelta(minutes=15),
+    },
+    "faces-cluster-sweep": {
+        "task": "faces.tasks.galleries_cluster_sweep",
+        "schedule": timedelta(minutes=5),
+    },
+    "faces-retention": {
+        "task": "faces.tasks.faces_retention_sweep",
+        "schedule": timedelta(hours=6),
     },
     "downloads-expire": {
         "task": "galleries.tasks.downloads_expire",

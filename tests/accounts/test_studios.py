@@ -105,6 +105,7 @@ def test_studio_get_shows_settings_role_and_usage(alice_client, studio_a):
         "timezone": "UTC",
         "default_currency": "USD",
         "plan": "free",
+        "face_recognition_enabled": True,
         "created_at": body["created_at"],
         "role": "owner",
         "usage": {"gallery_count": 3, "photo_count": 120, "storage_bytes": 9},

@@ -1,0 +1,120 @@
+"""Reads of people and faces, always scoped to the studio (another studio's id is a 404)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from django.db.models import QuerySet
+
+from accounts.models import Studio
+from faces.clustering import DEFAULT_THRESHOLD
+from faces.models import Face, Person
+from galleries.models import Gallery, Photo
+from galleries.selectors.delivery import photo_urls_many
+from picpick.core.errors import NotFound, Unprocessable
+from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
+
+# The review queue shows automatic assignments whose distance to their person's centre is
+# within this margin of the threshold: the ones a human should glance at.
+REVIEW_MARGIN = 0.1
+
+
+def person_get(*, studio: Studio, person_id: uuid.UUID | str) -> Person:
+    person = Person.objects.filter(studio=studio, id=person_id).select_related("gallery").first()
+    if person is None:
+        raise NotFound("Person not found.")
+    return person
+
+
+def face_get(*, studio: Studio, face_id: uuid.UUID | str) -> Face:
+    face = Face.objects.filter(studio=studio, id=face_id).select_related("gallery").first()
+    if face is None:
+        raise NotFound("Face not found.")
+    return face
+
+
+def people_page(
+    *, gallery: Gallery, hidden: bool | None, cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
+) -> Page:
+    queryset = Person.objects.filter(gallery=gallery).select_related("cover_face__photo")
+    if hidden is not None:
+        queryset = queryset.filter(hidden=hidden)
+    return paginate(queryset, ordering=["-face_count"], cursor=cursor, page_size=page_size)
+
+
+def _photos_of(person_ids: Sequence[uuid.UUID]) -> QuerySet[Face]:
+    return Face.objects.filter(person_id__in=person_ids, hidden=False).values("photo_id")
+
+
+def person_photos_page(
+    *, person: Person, cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
+) -> Page:
+    queryset = Photo.objects.filter(gallery_id=person.gallery_id, id__in=_photos_of([person.id]))
+    return paginate(queryset, ordering=["position"], cursor=cursor, page_size=page_size)
+
+
+def photos_with_people_page(
+    *,
+    gallery: Gallery,
+    person_ids: list[uuid.UUID],
+    cursor: str | None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """Photos in which every one of ``person_ids`` appears (A AND B), one subquery each."""
+    found = set(
+        Person.objects.filter(gallery=gallery, id__in=person_ids).values_list("id", flat=True)
+    )
+    if found != set(person_ids):
+        raise NotFound("Person not found.")
+    queryset = Photo.objects.filter(gallery=gallery)
+    for person_id in person_ids:
+        queryset = queryset.filter(id__in=_photos_of([person_id]))
+    return paginate(queryset, ordering=["position"], cursor=cursor, page_size=page_size)
+
+
+def review_page(
+    *, gallery: Gallery, cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
+) -> Page:
+    """Automatic assignments near the threshold, the most doubtful (farthest) first."""
+    queryset = Face.objects.filter(
+        gallery=gallery,
+        hidden=False,
+        assignment=Face.Assignment.AUTO,
+        distance__gte=DEFAULT_THRESHOLD - REVIEW_MARGIN,
+    ).select_related("photo")
+    return paginate(queryset, ordering=["-distance"], cursor=cursor, page_size=page_size)
+
+
+def unassigned_page(
+    *, gallery: Gallery, cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
+) -> Page:
+    queryset = Face.objects.filter(gallery=gallery, hidden=False, person__isnull=True)
+    return paginate(
+        queryset.select_related("photo"), ordering=["-size"], cursor=cursor, page_size=page_size
+    )
+
+
+def thumb_urls(photos: Sequence[Photo | None]) -> list[str | None]:
+    """Signed thumbnail URLs in order (one presign call per page, no image work)."""
+    present = [p for p in photos if p is not None]
+    urls = iter(u["thumb"] for u in photo_urls_many(photos=present))
+    return [next(urls) if p is not None else None for p in photos]
+
+
+def parse_people_param(raw: str) -> list[uuid.UUID]:
+    try:
+        ids = [uuid.UUID(part.strip()) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise Unprocessable(
+            "people must be comma-separated person ids.",
+            code="invalid_people",
+            fields={"people": ["Comma-separated person ids."]},
+        ) from exc
+    if not 1 <= len(ids) <= 10:
+        raise Unprocessable(
+            "Give between 1 and 10 people.",
+            code="invalid_people",
+            fields={"people": ["Between 1 and 10 ids."]},
+        )
+    return list(dict.fromkeys(ids))
