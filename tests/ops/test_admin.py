@@ -14,6 +14,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.models import Invitation, Role, User
 from accounts.tokens import token_pair_for
+from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
 from galleries.models import (
     DownloadJob,
     Gallery,
@@ -87,6 +88,21 @@ def one_of_everything(alice, studio_a):
         expires_at=timezone.now() + timezone.timedelta(days=1),
     )
     DownloadJob.objects.create(studio=studio_a, gallery=gallery, requested_by=alice)
+    GalleryFaceIndex.objects.create(gallery=gallery, studio=studio_a, version=1)
+    person = Person.objects.create(studio=studio_a, gallery=gallery, name="Bride", face_count=1)
+    face = Face.objects.create(
+        studio=studio_a,
+        photo=photo,
+        gallery=gallery,
+        left=10,
+        top=10,
+        right=60,
+        bottom=60,
+        embedding=bytes(512),
+        person=person,
+        assignment=Face.Assignment.MANUAL,
+    )
+    FaceRejection.objects.create(studio=studio_a, face=face, person=person)
     assert watermark.version == 1
     token_pair_for(user=alice, studio=studio_a)  # records an OutstandingToken
     BlacklistedToken.objects.create(token=OutstandingToken.objects.first())
