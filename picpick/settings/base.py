@@ -395,11 +395,14 @@ if CELERY_BROKER_URL == "filesystem://":
     # kombu's filesystem transport does not create its folders, and a worker dies without them.
     _queue_dir.mkdir(parents=True, exist_ok=True)
     (VAR_DIR / "celery" / "processed").mkdir(parents=True, exist_ok=True)
+    (VAR_DIR / "celery" / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
+        # Its exchange files otherwise land in ./control, wherever the process was started.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
     }
 else:
     # A task acknowledged late is redelivered if its worker dies; the visibility timeout must
