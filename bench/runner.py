@@ -37,7 +37,10 @@ def discover(directory: Path, patterns: list[str]) -> list[Path]:
 
 
 def _load(path: Path) -> ModuleType:
-    # Loaded by file path so a directory of benchmarks outside the package works the same.
+    # Our own benchmarks are imported by their real names, so worker processes can unpickle
+    # functions defined in them; a directory elsewhere (tests' fakes) is loaded by file path.
+    if path.resolve().parent == BENCH_DIR:
+        return importlib.import_module(f"bench.{path.stem}")
     spec = importlib.util.spec_from_file_location(f"bench_modules.{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

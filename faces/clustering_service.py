@@ -19,28 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from faces import clustering
 from faces.embedding import matrix_from_bytes, to_bytes
+from faces.lock_objects import face_index_lock
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
 from galleries.models import Gallery, Photo
 from picpick.core.errors import Conflict, Unprocessable
 
 THRESHOLD = clustering.DEFAULT_THRESHOLD
-
-
-def _lock_index(gallery: Gallery) -> GalleryFaceIndex:
-    try:
-        with transaction.atomic():
-            GalleryFaceIndex.objects.get_or_create(
-                gallery=gallery, defaults={"studio_id": gallery.studio_id}
-            )
-    except IntegrityError:  # created by a concurrent caller: fine, lock theirs
-        pass
-    return GalleryFaceIndex.objects.select_for_update().get(gallery=gallery)
 
 
 def _bump(index: GalleryFaceIndex, *, clustered: bool = False) -> None:
@@ -185,7 +175,7 @@ def _new_people(gallery: Gallery, count: int) -> list[Person]:
 @transaction.atomic
 def gallery_cluster(*, gallery: Gallery) -> GalleryFaceIndex:
     """Full re-cluster of the gallery's faces, with every manual decision as a constraint."""
-    index = _lock_index(gallery)
+    index = face_index_lock(gallery=gallery)
     faces = _load_faces(gallery)
     rejected = _rejections(gallery)
     anchors = {
@@ -226,7 +216,7 @@ def gallery_cluster(*, gallery: Gallery) -> GalleryFaceIndex:
 @transaction.atomic
 def gallery_cluster_incremental(*, gallery: Gallery) -> GalleryFaceIndex:
     """New faces join the nearest person within the threshold; the rest group among themselves."""
-    index = _lock_index(gallery)
+    index = face_index_lock(gallery=gallery)
     faces = _load_faces(gallery)
     is_new = [
         faces.person[i] is None and faces.assignment[i] == Face.Assignment.NONE
@@ -344,7 +334,7 @@ def galleries_cluster_sweep() -> int:
 
 @transaction.atomic
 def person_rename(*, person: Person, name: str) -> Person:
-    index = _lock_index(person.gallery)
+    index = face_index_lock(gallery=person.gallery)
     person.name = name.strip()
     person.save(update_fields=["name", "updated_at"])
     _bump(index)
@@ -353,7 +343,7 @@ def person_rename(*, person: Person, name: str) -> Person:
 
 @transaction.atomic
 def person_set_hidden(*, person: Person, hidden: bool) -> Person:
-    index = _lock_index(person.gallery)
+    index = face_index_lock(gallery=person.gallery)
     person.hidden = hidden
     person.save(update_fields=["hidden", "updated_at"])
     _bump(index)
@@ -381,7 +371,7 @@ def person_merge(*, source: Person, target: Person) -> Person:
         )
     if source.id == target.id:
         raise Unprocessable("A person cannot be merged into itself.", code="same_person")
-    index = _lock_index(target.gallery)
+    index = face_index_lock(gallery=target.gallery)
     _manual(Face.objects.filter(person=source), target)
     if not target.name and source.name:
         target.name = source.name
@@ -414,7 +404,7 @@ def _faces_of(gallery: Gallery, face_ids: list) -> list[Face]:
 @transaction.atomic
 def person_split(*, person: Person, face_ids: list[uuid.UUID]) -> Person:
     """The given faces of ``person`` become a new person (manual, so they stay apart)."""
-    index = _lock_index(person.gallery)
+    index = face_index_lock(gallery=person.gallery)
     faces = _faces_of(person.gallery, face_ids)
     if any(f.person_id != person.id for f in faces):
         raise Unprocessable("Every face must belong to the person.", code="face_not_in_person")
@@ -433,7 +423,7 @@ def person_split(*, person: Person, face_ids: list[uuid.UUID]) -> Person:
 @transaction.atomic
 def face_remove_from_person(*, face: Face) -> Face:
     """ "Not this person": a cannot-link for the pair, and the face becomes unassigned."""
-    index = _lock_index(face.gallery)
+    index = face_index_lock(gallery=face.gallery)
     if face.person_id is None:
         raise Unprocessable("The face has no person.", code="face_not_assigned")
     person_id = face.person_id
@@ -457,7 +447,7 @@ def face_assign(*, face: Face, person: Person) -> Face:
                             code="different_galleries")  # fmt: skip
     if person.hidden:
         raise Conflict("The person is hidden; unhide them first.", code="person_hidden")
-    index = _lock_index(person.gallery)
+    index = face_index_lock(gallery=person.gallery)
     previous = _manual([face], person)
     people_refresh(gallery=person.gallery, person_ids=previous | {person.id})
     _bump(index)
@@ -470,7 +460,7 @@ def face_confirm(*, face: Face) -> Face:
     """Review queue: the automatic assignment is right; keep it for good."""
     if face.person_id is None:
         raise Unprocessable("The face has no person.", code="face_not_assigned")
-    index = _lock_index(face.gallery)
+    index = face_index_lock(gallery=face.gallery)
     face.assignment = Face.Assignment.MANUAL
     face.save(update_fields=["assignment", "updated_at"])
     _bump(index)
@@ -516,7 +506,7 @@ def face_add_manual(
             "No face could be encoded in that box.", code="box_outside_photo"
         ) from exc
     with transaction.atomic():
-        index = _lock_index(photo.gallery)
+        index = face_index_lock(gallery=photo.gallery)
         face = Face.objects.create(
             studio_id=photo.studio_id,
             gallery_id=photo.gallery_id,

@@ -337,11 +337,29 @@ def find_faces(
     Detection runs at reduced size (see ``FaceConfig``); encoding runs on the working image
     itself, the sharpest copy there is, so small faces get the best embedding available.
     """
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    boxes, scores = detect(image, scale=scale, config=config)
+    return encode_boxes(image, boxes=boxes, scores=scores, scale=scale, config=config)
+
+
+def encode_boxes(
+    image: Image.Image,
+    *,
+    boxes: list[Box],
+    scores: list[float],
+    scale: float = 1.0,
+    config: FaceConfig = DEFAULT_CONFIG,
+) -> list[FoundFace]:
+    """Encode ``boxes`` as ``detect`` returned them (working pixels), in original pixels.
+
+    Lets a caller that needs only some of the detected faces (the selfie: its largest) skip
+    the encoder, the expensive part, for the others.
+    """
     import dlib
 
     if image.mode != "RGB":
         image = image.convert("RGB")
-    boxes, scores = detect(image, scale=scale, config=config)
     rects = [
         dlib.rectangle(round(left), round(top), round(right), round(bottom))
         for left, top, right, bottom in boxes

@@ -13,8 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import Perm
-from faces import search_service
+from faces import search_service, selectors
+from faces.apis import PageFilters, _page, _page_serializer
 from galleries import selectors as gallery_selectors
+from galleries.filters import filters_parse
 from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
 from picpick.core.serializers import InputSerializer
@@ -214,3 +216,45 @@ class PublicHideMeApi(APIView):
             gallery=gallery, data=data, email=fields["email"], address=_client_address(request)
         )
         return Response(HideMeOutputSerializer(hide).data)
+
+
+class HideRequestOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    faces_hidden = serializers.IntegerField(help_text="Faces the request hid.")
+    email = serializers.CharField(help_text="The e-mail the guest left, or empty.")
+
+
+class HideRequestListApi(StudioAPIView):
+    """The studio's view of its guests' "hide me" requests (no client address, only counts)."""
+
+    permissions = {"GET": Perm.GALLERY_VIEW}
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="galleries_hide_requests_list",
+        summary="Guests' hide-me requests of a gallery, newest first",
+        parameters=[PageFilters],
+        responses={
+            200: _page_serializer("HideRequestPage", HideRequestOutputSerializer),
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def get(self, request, gallery_id):
+        filters = filters_parse(PageFilters, request.query_params)
+        gallery = gallery_selectors.gallery_get(studio=self.studio, gallery_id=gallery_id)
+        page = selectors.hide_requests_page(
+            gallery=gallery,
+            cursor=filters.get("cursor") or None,
+            page_size=filters["page_size"],
+        )
+        rows = [
+            {
+                "id": r.id,
+                "created_at": r.created_at,
+                "faces_hidden": r.faces_hidden,
+                "email": r.email,
+            }
+            for r in page.items
+        ]
+        return Response(_page(page, rows, HideRequestOutputSerializer))

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Studio
 from faces.clustering import DEFAULT_THRESHOLD
-from faces.models import Face, Person
+from faces.models import Face, HideRequest, Person
 from galleries.models import Gallery, Photo
 from galleries.selectors.delivery import photo_urls_many
 from picpick.core.errors import NotFound, Unprocessable
@@ -118,3 +118,15 @@ def parse_people_param(raw: str) -> list[uuid.UUID]:
             fields={"people": ["Between 1 and 10 ids."]},
         )
     return list(dict.fromkeys(ids))
+
+
+def hide_requests_page(
+    *, gallery: Gallery, cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
+) -> Page:
+    """The guests' "hide me" requests of a gallery, newest first.
+
+    ``gallery`` comes from the studio-scoped ``gallery_get``; the studio filter is repeated
+    so the rows can never be another studio's even if a caller passes a foreign gallery.
+    """
+    queryset = HideRequest.objects.filter(studio_id=gallery.studio_id, gallery=gallery)
+    return paginate(queryset, ordering=["-created_at"], cursor=cursor, page_size=page_size)

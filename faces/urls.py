@@ -45,4 +45,9 @@ urlpatterns = [
         search_apis.StudioSelfieSearchApi.as_view(),
         name="gallery-selfie-search",
     ),
+    path(
+        "galleries/<uuid:gallery_id>/hide-requests/",
+        search_apis.HideRequestListApi.as_view(),
+        name="gallery-hide-requests",
+    ),
 ]
