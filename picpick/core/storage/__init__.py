@@ -68,6 +68,7 @@ __all__ = [
     "part_count",
     "sha256_base64",
     "validate_key",
+    "validate_single_put",
 ]
 
 KiB = 1024
@@ -228,6 +229,17 @@ def validate_prefix(prefix: str) -> str:
         raise InvalidKey("A prefix must end with '/'.")
     validate_key(prefix[:-1])
     return prefix
+
+
+def validate_single_put(*, key: str, content_length: int, expires_in: int) -> None:
+    """What every backend checks before presigning a single PUT."""
+    validate_key(key)
+    validate_expiry(expires_in)
+    if not 0 <= content_length <= MAX_SINGLE_PUT_SIZE:
+        raise ObjectTooLarge(
+            f"A single PUT takes at most {MAX_SINGLE_PUT_SIZE} bytes; use multipart.",
+            extra={"limit": MAX_SINGLE_PUT_SIZE},
+        )
 
 
 def validate_expiry(expires_in: int) -> int:

@@ -41,7 +41,6 @@ from django.utils.dateparse import parse_datetime
 
 from picpick.core.errors import ApplicationError, Conflict, Forbidden
 from picpick.core.storage import (
-    MAX_SINGLE_PUT_SIZE,
     MIN_PART_SIZE,
     SHA256_ALGORITHM,
     InvalidKey,
@@ -50,7 +49,6 @@ from picpick.core.storage import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStorage,
-    ObjectTooLarge,
     PartRef,
     PresignedRequest,
     UploadedPart,
@@ -64,6 +62,7 @@ from picpick.core.storage import (
     validate_key,
     validate_part_numbers,
     validate_prefix,
+    validate_single_put,
 )
 from picpick.core.storage.sigv4 import encode_key
 
@@ -289,13 +288,7 @@ class LocalStorage(ObjectStorage):
         checksum_sha256: str | None = None,
         expires_in: int,
     ) -> PresignedRequest:
-        validate_key(key)
-        validate_expiry(expires_in)
-        if not 0 <= content_length <= MAX_SINGLE_PUT_SIZE:
-            raise ObjectTooLarge(
-                f"A single PUT takes at most {MAX_SINGLE_PUT_SIZE} bytes; use multipart.",
-                extra={"limit": MAX_SINGLE_PUT_SIZE},
-            )
+        validate_single_put(key=key, content_length=content_length, expires_in=expires_in)
         params = {"ct": content_type, "len": str(content_length), "ttl": str(expires_in)}
         headers = {"Content-Type": content_type, "Content-Length": str(content_length)}
         if checksum_sha256 is not None:

@@ -19,14 +19,12 @@ from django.conf import settings
 
 from picpick.core.storage import (
     MAX_DELETE_BATCH,
-    MAX_SINGLE_PUT_SIZE,
     SHA256_ALGORITHM,
     InvalidPart,
     MultipartUpload,
     ObjectInfo,
     ObjectNotFound,
     ObjectStorage,
-    ObjectTooLarge,
     PartRef,
     PresignedRequest,
     StorageError,
@@ -41,6 +39,7 @@ from picpick.core.storage import (
     validate_key,
     validate_part_numbers,
     validate_prefix,
+    validate_single_put,
 )
 from picpick.core.storage.sigv4 import Credentials, SigV4Presigner, encode_key
 
@@ -230,13 +229,7 @@ class S3Storage(ObjectStorage):
         checksum_sha256: str | None = None,
         expires_in: int,
     ) -> PresignedRequest:
-        validate_key(key)
-        validate_expiry(expires_in)
-        if not 0 <= content_length <= MAX_SINGLE_PUT_SIZE:
-            raise ObjectTooLarge(
-                f"A single PUT takes at most {MAX_SINGLE_PUT_SIZE} bytes; use multipart.",
-                extra={"limit": MAX_SINGLE_PUT_SIZE},
-            )
+        validate_single_put(key=key, content_length=content_length, expires_in=expires_in)
         headers = {"Content-Type": content_type, "Content-Length": str(content_length)}
         if checksum_sha256 is not None:
             headers["x-amz-checksum-sha256"] = validate_checksum_sha256(checksum_sha256)
