@@ -31,7 +31,7 @@ from accounts.selectors import (
 from accounts.tokens import token_blacklist, token_pair_for, token_refresh
 from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, paginate
+from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body, paginate
 from picpick.core.serializers import InputSerializer
 
 # --- shared output shapes ------------------------------------------------------------------
@@ -537,13 +537,7 @@ def _page_response(
         cursor=query.validated_data.get("cursor"),
         page_size=query.validated_data["page_size"],
     )
-    return Response(
-        {
-            "results": output(page.items, many=True).data,
-            "next": page.next_cursor,
-            "previous": page.previous_cursor,
-        }
-    )
+    return Response(page_body(page, output(page.items, many=True).data))
 
 
 class MemberListApi(StudioAPIView):

@@ -19,7 +19,7 @@ from galleries.selectors import gallery_get, photo_get
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import NotFound
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body
 from picpick.core.serializers import InputSerializer
 
 TAGS = ["people"]
@@ -137,11 +137,7 @@ def _photos_data(photos: list) -> list[dict]:
 
 
 def _page(page, rows: list[dict], serializer: type[serializers.Serializer]) -> dict:
-    return {
-        "results": serializer(rows, many=True).data,
-        "next": page.next_cursor,
-        "previous": page.previous_cursor,
-    }
+    return page_body(page, serializer(rows, many=True).data)
 
 
 class PageFilters(serializers.Serializer):

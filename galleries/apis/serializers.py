@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from galleries.models import Gallery, Photo
 from galleries.selectors.delivery import gallery_cover_thumb_urls, photo_urls_many
+from picpick.core.pagination import page_body
 
 
 class TagNamesField(serializers.ListField):
@@ -151,8 +152,4 @@ class PhotoListSerializer(serializers.Serializer):
 
 
 def page_data(page, serializer_class: type[serializers.Serializer]) -> dict:
-    return {
-        "results": serializer_class(page.items, many=True).data,
-        "next": page.next_cursor,
-        "previous": page.previous_cursor,
-    }
+    return page_body(page, serializer_class(page.items, many=True).data)

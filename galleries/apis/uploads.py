@@ -19,7 +19,7 @@ from galleries.services.uploads import PartUrl, StartedFile
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import ApplicationError
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body
 from picpick.core.serializers import InputSerializer
 from picpick.core.storage import MAX_PARTS, UploadedPart, get_storage
 
@@ -558,7 +558,7 @@ class UploadBatchFilesApi(StudioAPIView):
             }
             for upload in page.items
         ]
-        body = {"results": results, "next": page.next_cursor, "previous": page.previous_cursor}
+        body = page_body(page, results)
         return Response(UploadBatchFilePageSerializer(body).data)
 
 

@@ -140,3 +140,8 @@ def paginate(
         if more_before:
             previous_cursor = _make_cursor(key(rows[0]), reverse=True, ordering_key=ordering_key)
     return Page(items=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)
+
+
+def page_body(page: Page, results: list) -> dict:
+    """The one shape of every list answer: ``{"results", "next", "previous"}``."""
+    return {"results": results, "next": page.next_cursor, "previous": page.previous_cursor}
