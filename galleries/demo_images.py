@@ -8,10 +8,20 @@ there (it is not on a fresh machine) and otherwise draws its guests.
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def faces_dir() -> Path:
+    """The shared face photos: ``$PICPICK_FACES_DIR`` or ``shared/faces`` beside the repo
+    (present on developers' machines and CI, absent on a bare clone: the demo then draws)."""
+    configured = os.environ.get("PICPICK_FACES_DIR")
+    return Path(configured) if configured else REPO.parent / "shared" / "faces"
 
 
 def background(size: tuple[int, int], rng: random.Random) -> Image.Image:

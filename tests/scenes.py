@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 from dataclasses import dataclass
 from functools import cache
@@ -22,16 +21,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from galleries.demo_images import background
+from galleries.demo_images import background, faces_dir
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES_JSON = Path(__file__).resolve().parent / "data" / "face_sources.json"
-
-
-def faces_dir() -> Path:
-    """The shared face photos: ``$PICPICK_FACES_DIR`` or ``shared/faces`` beside the repo."""
-    configured = os.environ.get("PICPICK_FACES_DIR")
-    return Path(configured) if configured else REPO.parent / "shared" / "faces"
 
 
 @dataclass(frozen=True)

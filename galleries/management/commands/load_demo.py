@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import random
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from PIL import Image
 
 from accounts.models import Membership, Role, Studio, User
 from galleries import keys, services
-from galleries.demo_images import demo_image, portraits
+from galleries.demo_images import demo_image, faces_dir, portraits
 from galleries.models import Album, Gallery, Photo
 from galleries.services.processing import photo_process_ensure
 from picpick.core.storage import get_storage
@@ -115,11 +112,6 @@ def ensure_albums(gallery: Gallery, owner: User) -> dict[str, Album]:
         if name not in albums:
             albums[name] = services.album_create(gallery=gallery, by=owner, name=name)
     return albums
-
-
-def faces_dir() -> Path:
-    configured = os.environ.get("PICPICK_FACES_DIR")
-    return Path(configured) if configured else Path(settings.BASE_DIR).parent / "shared" / "faces"
 
 
 @cache
