@@ -68,6 +68,7 @@ __all__ = [
     "part_count",
     "sha256_base64",
     "validate_key",
+    "validate_presign_parts",
     "validate_single_put",
 ]
 
@@ -240,6 +241,13 @@ def validate_single_put(*, key: str, content_length: int, expires_in: int) -> No
             f"A single PUT takes at most {MAX_SINGLE_PUT_SIZE} bytes; use multipart.",
             extra={"limit": MAX_SINGLE_PUT_SIZE},
         )
+
+
+def validate_presign_parts(*, key: str, part_numbers: Sequence[int], expires_in: int) -> list[int]:
+    """What every backend checks before presigning part URLs; the part numbers, validated."""
+    validate_key(key)
+    validate_expiry(expires_in)
+    return validate_part_numbers(part_numbers)
 
 
 def validate_expiry(expires_in: int) -> int:

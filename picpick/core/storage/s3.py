@@ -39,6 +39,7 @@ from picpick.core.storage import (
     validate_key,
     validate_part_numbers,
     validate_prefix,
+    validate_presign_parts,
     validate_single_put,
 )
 from picpick.core.storage.sigv4 import Credentials, SigV4Presigner, encode_key
@@ -261,9 +262,7 @@ class S3Storage(ObjectStorage):
         expires_in: int,
         checksums_sha256: dict[int, str] | None = None,
     ) -> list[PresignedRequest]:
-        validate_key(key)
-        validate_expiry(expires_in)
-        numbers = validate_part_numbers(part_numbers)
+        numbers = validate_presign_parts(key=key, part_numbers=part_numbers, expires_in=expires_in)
         checksums = checksums_sha256 or {}
         now = utcnow()
         expires_at = now + timedelta(seconds=expires_in)
