@@ -37,6 +37,7 @@ def face_config() -> FaceConfig:
         detect_long_edge=settings.PICPICK_FACES_DETECT_LONG_EDGE,
         landmarks=settings.PICPICK_FACES_LANDMARKS,
         jitters=settings.PICPICK_FACES_JITTERS,
+        encoder=settings.PICPICK_FACES_ENCODER,
         small_faces=settings.PICPICK_FACES_SMALL_FACES,
     )
 
