@@ -6,17 +6,16 @@ MariaDB, where the row locks do the work.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from galleries import services
 from galleries.models import Gallery, Photo, StudioUsage, Upload
 from galleries.services.uploads import FileDeclaration, upload_batch_start, uploads_sweep
+from tests.races import race
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,27 +26,6 @@ pytestmark = [
 ]
 
 FILE = 1_000_000
-
-
-def _race(workers: int, work: Callable[[int], object]) -> list[object]:
-    barrier = threading.Barrier(workers)
-    results: list[object] = [None] * workers
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as exc:  # reported to the test, not lost in the thread
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_two_batches_racing_for_the_last_quota_reserve_exactly_the_quota(settings, studio_a, alice):
@@ -62,7 +40,7 @@ def test_two_batches_racing_for_the_last_quota_reserve_exactly_the_quota(setting
         fresh = Gallery.objects.select_related("studio").get(id=gallery.id)
         return upload_batch_start(gallery=fresh, by=alice, files=files)
 
-    results = _race(2, start_batch)
+    results = race(2, start_batch)
     assert not any(isinstance(r, Exception) for r in results), results
     accepted = sum(len(r.files) for r in results)
     rejected = sum(len(r.rejected) for r in results)
@@ -83,7 +61,7 @@ def test_two_sweepers_at_once_clean_each_upload_once(settings, studio_a, alice):
     upload_batch_start(gallery=gallery, by=alice, files=files)
     Upload.objects.update(expires_at=timezone.now() - timedelta(days=1))
 
-    results = _race(2, lambda _: uploads_sweep())
+    results = race(2, lambda _: uploads_sweep())
     assert not any(isinstance(r, Exception) for r in results), results
     assert sum(r.expired for r in results) == 20
     assert Upload.objects.filter(state=Upload.State.EXPIRED).count() == 20
