@@ -52,7 +52,8 @@ checks: $(UV)
 	$(UV) sync --frozen --extra mysql
 	DJANGO_SETTINGS_MODULE=picpick.settings.production \
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')} \
-	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-api.picpick.example} \
+	PICPICK_API_HOSTS=$${PICPICK_API_HOSTS:-api.picpick.example} \
+	PICPICK_BASE_DOMAIN=$${PICPICK_BASE_DOMAIN:-picpick.example} \
 	DATABASE_URL=$${DATABASE_URL:-mysql://root@127.0.0.1:3306/picpick} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 		$(PY) manage.py check --deploy --fail-level WARNING

@@ -20,6 +20,8 @@
 | crm.edit         |   ✓   |   ✓   |              |           |
 | billing.view     |   ✓   |   ✓   |              |           |
 | billing.manage   |   ✓   |       |              |           |
+| domain.view      |   ✓   |   ✓   |      ✓       |     ✓     |
+| domain.manage    |   ✓   |   ✓   |              |           |
 
 Admins manage members but never an owner: only an owner can change or remove an owner, and a
 studio always keeps at least one owner (enforced in ``accounts.services``).
@@ -51,6 +53,8 @@ class Perm(StrEnum):
     CRM_EDIT = "crm.edit"
     BILLING_VIEW = "billing.view"
     BILLING_MANAGE = "billing.manage"
+    DOMAIN_VIEW = "domain.view"
+    DOMAIN_MANAGE = "domain.manage"
 
 
 _EVERYONE = {
@@ -60,6 +64,7 @@ _EVERYONE = {
     Perm.GALLERY_EDIT,
     Perm.PHOTO_UPLOAD,
     Perm.PHOTO_EDIT,
+    Perm.DOMAIN_VIEW,
 }
 _PHOTOGRAPHER = _EVERYONE | {
     Perm.GALLERY_CREATE,
@@ -74,6 +79,7 @@ _ADMIN = _PHOTOGRAPHER | {
     Perm.GALLERY_DELETE,
     Perm.CRM_EDIT,
     Perm.BILLING_VIEW,
+    Perm.DOMAIN_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {

@@ -79,7 +79,10 @@ def _clean_slug(value: str, *, field: str) -> str:
     slug = value.strip().lower()
     if not _SLUG_RE.match(slug) or "--" in slug:
         raise _invalid(field, "Use 3 to 63 lowercase letters, digits and single inner hyphens.")
-    if slug in RESERVED_SLUGS:
+    # A slug is also the studio's subdomain: names our own hosts use are never studios'.
+    from domains.routing import RESERVED_SUBDOMAINS
+
+    if slug in RESERVED_SLUGS or slug in RESERVED_SUBDOMAINS:
         raise _invalid(field, "This address is reserved.")
     return slug
 
@@ -108,7 +111,9 @@ def _slug_taken(slug: str, *, exclude: Studio | None = None) -> bool:
 def _derive_slug(name: str) -> str:
     base = slugify(name)[:55].strip("-")
     base = re.sub(r"-{2,}", "-", base)
-    if len(base) < 3 or base in RESERVED_SLUGS:
+    from domains.routing import RESERVED_SUBDOMAINS
+
+    if len(base) < 3 or base in RESERVED_SLUGS or base in RESERVED_SUBDOMAINS:
         base = f"studio-{base}".strip("-")
     candidates = [base] + [f"{base}-{n}" for n in range(2, 21)]
     taken = set(Studio.objects.filter(slug__in=candidates).values_list("slug", flat=True))
@@ -417,6 +422,11 @@ def studio_delete(*, studio: Studio, confirm_slug: str) -> None:
         )
     Studio.objects.filter(pk=studio.pk, deleted_at__isnull=True).update(deleted_at=now())
     studio.refresh_from_db(fields=["deleted_at"])
+    # Its site stops answering now, not when the cached routing expires.
+    from domains.selectors import studio_hostnames
+    from domains.services import hosts_forget
+
+    hosts_forget(*studio_hostnames(studio=studio))
 
 
 # --- members -------------------------------------------------------------------------------

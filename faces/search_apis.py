@@ -8,15 +8,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import Throttled
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.permissions import Perm
 from faces import search_service, selectors
 from faces.apis import PageFilters, _page, _page_serializer
 from galleries import selectors as gallery_selectors
 from galleries.filters import filters_parse
+from guests.apis import TOKEN_HEADER, GuestAPIView, client_address
 from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
 from picpick.core.serializers import InputSerializer
@@ -49,13 +48,31 @@ def _too_large_message() -> str:
     return f"The selfie is larger than {settings.PICPICK_SELFIE_MAX_BYTES // (1024 * 1024)} MB."
 
 
+def _selfie_upload_prepare(django_request) -> None:
+    """413 before reading a body that declares more than the limit; else the in-memory
+    handler, installed before anything (the CSRF check included) reads the body."""
+    if getattr(django_request, "_selfie_handler_set", False):
+        return
+    declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
+    if declared > settings.PICPICK_SELFIE_MAX_BYTES + _MULTIPART_OVERHEAD:
+        raise search_service.SelfieTooLarge(_too_large_message())
+    django_request.upload_handlers = [_SelfieUploadHandler(django_request)]
+    django_request._selfie_handler_set = True
+
+
+class _GuestSelfieView(GuestAPIView):
+    parser_classes = [MultiPartParser]
+    max_body_bytes = _SELFIE_BODY_BYTES  # read by BodySizeLimitMiddleware
+
+    def initial(self, request, *args, **kwargs):
+        _selfie_upload_prepare(request._request)
+        super().initial(request, *args, **kwargs)
+
+
 def _selfie_bytes(request, serializer_class) -> tuple[bytes, dict]:
     """The uploaded selfie's bytes and the validated fields; 413 before reading a body that
     declares more than the limit."""
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > settings.PICPICK_SELFIE_MAX_BYTES + _MULTIPART_OVERHEAD:
-        raise search_service.SelfieTooLarge(_too_large_message())
-    request._request.upload_handlers = [_SelfieUploadHandler(request._request)]
+    _selfie_upload_prepare(request._request)
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     upload = serializer.validated_data.pop("selfie")
@@ -65,9 +82,7 @@ def _selfie_bytes(request, serializer_class) -> tuple[bytes, dict]:
 
 
 def _client_address(request) -> str:
-    # The proxy in front of the web service sets REMOTE_ADDR to the client (gunicorn behind
-    # a trusted proxy); a client-supplied X-Forwarded-For would let anyone dodge the limit.
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    return client_address(request)
 
 
 def _rate_limit(request, gallery_id) -> None:
@@ -129,31 +144,28 @@ _SELFIE_ERRORS = {
 }
 _GUEST_ERRORS = {
     **_SELFIE_ERRORS,
-    "e404": "`not_found`: no such gallery, or it is not published or has expired.",
+    "e403": "`gallery_locked` (password/PIN needed), `registration_required`, `csrf_failed`.",
+    "e404": "`not_found`: no such published gallery here.",
+    "e410": "`gallery_expired`.",
     "e429": "`rate_limited` per client address or per gallery; see Retry-After.",
 }
 
 
-class PublicSelfieSearchApi(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes: list = []  # counted atomically by the service instead
-    parser_classes = [MultiPartParser]
-    max_body_bytes = _SELFIE_BODY_BYTES  # read by BodySizeLimitMiddleware
-
+class PublicSelfieSearchApi(_GuestSelfieView):
     @extend_schema(
         tags=TAGS,
         operation_id="public_selfie_search",
         summary="Find a guest's photos in a published gallery from a selfie",
         auth=[],
+        parameters=[TOKEN_HEADER],
         request={"multipart/form-data": SelfieInputSerializer},
         responses={
             200: SelfieSearchOutputSerializer,
-            **error_responses(400, 404, 409, 413, 422, 429, **_GUEST_ERRORS),
+            **error_responses(400, 403, 404, 409, 410, 413, 422, 429, **_GUEST_ERRORS),
         },
     )
     def post(self, request, gallery_id):
-        gallery = search_service.guest_gallery_get(gallery_id)
+        gallery, _grant = self.open_gallery(gallery_id)
         search_service.face_search_check(gallery=gallery)
         _rate_limit(request, gallery.id)
         data, _ = _selfie_bytes(request, SelfieInputSerializer)
@@ -184,13 +196,7 @@ class StudioSelfieSearchApi(StudioAPIView):
         return Response(SelfieSearchOutputSerializer(result).data)
 
 
-class PublicHideMeApi(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes: list = []
-    parser_classes = [MultiPartParser]
-    max_body_bytes = _SELFIE_BODY_BYTES  # read by BodySizeLimitMiddleware
-
+class PublicHideMeApi(_GuestSelfieView):
     @extend_schema(
         tags=TAGS,
         operation_id="public_hide_me",
@@ -201,14 +207,15 @@ class PublicHideMeApi(APIView):
             "salted hash of the client address). The selfie is not stored."
         ),
         auth=[],
+        parameters=[TOKEN_HEADER],
         request={"multipart/form-data": HideMeInputSerializer},
         responses={
             200: HideMeOutputSerializer,
-            **error_responses(400, 404, 409, 413, 422, 429, **_GUEST_ERRORS),
+            **error_responses(400, 403, 404, 409, 410, 413, 422, 429, **_GUEST_ERRORS),
         },
     )
     def post(self, request, gallery_id):
-        gallery = search_service.guest_gallery_get(gallery_id)
+        gallery, _grant = self.open_gallery(gallery_id)
         search_service.face_search_check(gallery=gallery)
         _rate_limit(request, gallery.id)
         data, fields = _selfie_bytes(request, HideMeInputSerializer)

@@ -7,15 +7,11 @@ of faces it hid, the optional e-mail and a salted hash of the client address, no
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 import uuid
 from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -27,7 +23,8 @@ from faces.models import Face, GalleryFaceIndex, HideRequest, Person
 from faces.search import FaceIndex, Hit, best_per_photo, index_for_gallery, majority_person, search
 from galleries import imaging
 from galleries.models import Gallery, Photo
-from picpick.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
+from picpick.core import ratelimit
+from picpick.core.errors import ApplicationError, Conflict, Unprocessable
 from picpick.core.storage import get_storage
 
 
@@ -37,23 +34,6 @@ class SelfieTooLarge(ApplicationError):
 
 
 # --- Access -----------------------------------------------------------------------------------
-def guest_gallery_get(gallery_id: uuid.UUID | str) -> Gallery:
-    """The gallery a guest may search: published and not expired, else NotFound.
-
-    The one place guest access is decided, so that password/PIN tokens can replace it.
-    """
-    gallery = (
-        Gallery.objects.select_related("studio")
-        .filter(id=gallery_id, status=Gallery.Status.PUBLISHED)
-        .first()
-    )
-    if gallery is None or gallery.studio.is_deleted:
-        raise NotFound("No such gallery.")
-    if gallery.expires_at is not None and gallery.expires_at <= timezone.now():
-        raise NotFound("No such gallery.")
-    return gallery
-
-
 def face_search_check(*, gallery: Gallery) -> None:
     """Conflict ``face_search_off`` when the studio or the gallery switched face recognition off.
 
@@ -67,39 +47,21 @@ def face_search_check(*, gallery: Gallery) -> None:
 # --- Rate limits ------------------------------------------------------------------------------
 def client_hash(address: str) -> str:
     """A salted hash of the client address: rate-limit keys and hide requests never hold it."""
-    return hmac.new(
-        settings.SECRET_KEY.encode(), f"selfie-client:{address}".encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def _count(key: str, *, timeout: int) -> int:
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=timeout)
-        return 1
+    return ratelimit.client_hash(address, purpose="selfie-client")
 
 
 def selfie_rate_limit_take(*, gallery_id: uuid.UUID, address: str) -> int | None:
     """Count one guest request; the seconds to wait when a limit is exceeded, else None.
 
-    Fixed windows counted with the cache's atomic increment (Redis INCR in production), so
-    concurrent requests in several web processes cannot slip past the limit. The address is
-    checked first: one abusive client does not use up the gallery's share.
+    The address is checked first: one abusive client does not use up the gallery's share.
     """
-    window = settings.PICPICK_SELFIE_RATE_WINDOW_SECONDS
-    now = time.time()
-    slot = int(now // window)
-    retry_after = max(1, int((slot + 1) * window - now) + 1)
-    limits = (
-        (f"selfie-rate:a:{client_hash(address)}:{slot}", settings.PICPICK_SELFIE_RATE_PER_ADDRESS),
-        (f"selfie-rate:g:{gallery_id}:{slot}", settings.PICPICK_SELFIE_RATE_PER_GALLERY),
+    return ratelimit.take(
+        [
+            (f"selfie:a:{client_hash(address)}", settings.PICPICK_SELFIE_RATE_PER_ADDRESS),
+            (f"selfie:g:{gallery_id}", settings.PICPICK_SELFIE_RATE_PER_GALLERY),
+        ],
+        window=settings.PICPICK_SELFIE_RATE_WINDOW_SECONDS,
     )
-    for key, limit in limits:
-        if _count(key, timeout=window + 5) > limit:
-            return retry_after
-    return None
 
 
 # --- The selfie -------------------------------------------------------------------------------

@@ -29,17 +29,6 @@ urlpatterns = [
     path("faces/<uuid:face_id>/remove/", apis.FaceRemoveApi.as_view(), name="face-remove"),
     path("faces/<uuid:face_id>/confirm/", apis.FaceConfirmApi.as_view(), name="face-confirm"),
     path("faces/<uuid:face_id>/reject/", apis.FaceRejectApi.as_view(), name="face-reject"),
-    # Selfie search and hide-me (SEARCH)
-    path(
-        "public/galleries/<uuid:gallery_id>/selfie-search/",
-        search_apis.PublicSelfieSearchApi.as_view(),
-        name="public-selfie-search",
-    ),
-    path(
-        "public/galleries/<uuid:gallery_id>/hide-me/",
-        search_apis.PublicHideMeApi.as_view(),
-        name="public-hide-me",
-    ),
     path(
         "galleries/<uuid:gallery_id>/selfie-search/",
         search_apis.StudioSelfieSearchApi.as_view(),
@@ -51,3 +40,19 @@ urlpatterns = [
         name="gallery-hide-requests",
     ),
 ]
+
+# Guests' selfie search and hide-me: also served on every studio site (picpick.urls_site).
+public_urlpatterns = [
+    path(
+        "public/galleries/<uuid:gallery_id>/selfie-search/",
+        search_apis.PublicSelfieSearchApi.as_view(),
+        name="public-selfie-search",
+    ),
+    path(
+        "public/galleries/<uuid:gallery_id>/hide-me/",
+        search_apis.PublicHideMeApi.as_view(),
+        name="public-hide-me",
+    ),
+]
+
+urlpatterns += public_urlpatterns

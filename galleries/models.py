@@ -18,6 +18,10 @@ class Tag(StudioOwnedModel):
         return self.name
 
 
+def default_download_sizes() -> list[str]:
+    return ["web"]
+
+
 class Gallery(StudioOwnedModel):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -44,6 +48,22 @@ class Gallery(StudioOwnedModel):
     # Denormalised counters, changed only with F() updates inside the writing transaction.
     photo_count = models.PositiveIntegerField(default=0)
     storage_bytes = models.PositiveBigIntegerField(default=0)
+
+    # --- What guests get (the guests app enforces it) ---
+    class Access(models.TextChoices):
+        PUBLIC = "public", "Anyone with the link"
+        PASSWORD = "password", "Password"
+        PIN = "pin", "PIN"
+
+    access = models.CharField(max_length=16, choices=Access.choices, default=Access.PUBLIC)
+    access_secret = models.CharField(max_length=128, blank=True)  # hashed password or PIN
+    # Bumped whenever access or its secret changes: every guest token issued before dies.
+    access_version = models.PositiveIntegerField(default=1)
+    listed = models.BooleanField(default=True)  # shown on the studio's home page
+    require_registration = models.BooleanField(default=False)  # guests give an email first
+    # Sizes guests may download: any of "original", "high", "web"; empty: no downloads.
+    download_sizes = models.JSONField(default=default_download_sizes, blank=True)
+    download_pin = models.CharField(max_length=128, blank=True)  # hashed; empty: none asked
 
     class Meta:
         verbose_name_plural = "galleries"

@@ -17,6 +17,8 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("galleries.urls")),
     path("", include("faces.urls")),
+    path("", include("domains.urls")),
+    path("", include("guests.urls")),
 ]
 
 urlpatterns = [
@@ -24,6 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("storage/", include("picpick.core.storage.urls")),
+    path("internal/", include("domains.internal_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

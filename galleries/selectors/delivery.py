@@ -55,26 +55,39 @@ def _derivative_key(derivatives: dict | None, kind: str) -> str | None:
     return None
 
 
-def photo_urls_many(*, photos: Sequence[Photo]) -> list[dict[str, str | None]]:
+# What guests see: the watermarked preview where the gallery has a watermark.
+GUEST_URL_SOURCES: dict[str, tuple[str, ...]] = {
+    "thumb": ("thumb",),
+    "preview": ("preview_wm", "preview"),
+}
+
+
+def photo_urls_many(
+    *, photos: Sequence[Photo], sources: dict[str, tuple[str, ...]] | None = None
+) -> list[dict[str, str | None]]:
     """``{"thumb": url|None, "preview": url|None}`` per photo, in order; None until processed.
 
-    One ``presign_get_many`` per kind that has at least one key on the page (no query: the
-    keys are on the rows already).
+    ``sources`` maps each answer key to the derivatives to use, first present wins (default:
+    the studio's clean thumb and preview). One ``presign_get_many`` per answer key that has at
+    least one derivative on the page (no query: the keys are on the rows already).
     """
-    out: list[dict[str, str | None]] = [dict.fromkeys(URL_KINDS) for _ in photos]
+    sources = sources or {kind: (kind,) for kind in URL_KINDS}
+    out: list[dict[str, str | None]] = [dict.fromkeys(sources) for _ in photos]
     storage = get_storage()
-    for kind in URL_KINDS:
+    for name, kinds in sources.items():
         positions: list[int] = []
         keys: list[str] = []
         for index, photo in enumerate(photos):
-            key = _derivative_key(photo.derivatives, kind)
+            key = next(
+                (k for kind in kinds if (k := _derivative_key(photo.derivatives, kind))), None
+            )
             if key is not None:
                 positions.append(index)
                 keys.append(key)
         if keys:
             urls = storage.presign_get_many(keys=keys, expires_in=_url_expiry())
             for index, url in zip(positions, urls, strict=True):
-                out[index][kind] = url
+                out[index][name] = url
     return out
 
 

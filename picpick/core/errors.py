@@ -69,6 +69,16 @@ class Unprocessable(ApplicationError):
     default_code = "unprocessable"
 
 
+class RateLimited(ApplicationError):
+    """429 with a Retry-After header: a limit counted in the cache (picpick.core.ratelimit)."""
+
+    status_code = http.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, extra={"retry_after": int(retry_after)})
+
+
 def error_body(code: str, message: str, fields: dict | None = None, **extra: Any) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}, **extra}}
 
@@ -112,6 +122,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         status = exc.status_code
         body = error_body(exc.code, exc.message, exc.fields, **exc.extra)
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.extra["retry_after"])
     elif isinstance(exc, drf.ValidationError):
         status = 400
         fields = _flatten_fields(exc.detail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import QueryDict
 from rest_framework import serializers
 
 
@@ -21,3 +22,11 @@ class InputSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+    @classmethod
+    def validate_or_raise(cls, data) -> dict:
+        """The validated fields of a body or query string (a 400 otherwise). A QueryDict is
+        read as a plain dict: DRF would read an absent boolean in it as False."""
+        serializer = cls(data=data.dict() if isinstance(data, QueryDict) else data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +20,11 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str(
     "DJANGO_SECRET_KEY", ""
 )  # each environment module decides whether a default is allowed
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "testserver"])
+# Studios serve their sites on custom domains that are rows, added at any time, so Django's
+# ALLOWED_HOSTS cannot list them. domains.middleware.HostRoutingMiddleware, the first
+# middleware, is the host validation instead: it answers 400 to every host that is not an API
+# host, an internal host, a studio subdomain or an active custom domain (see "Hosts" below).
+ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -38,9 +44,12 @@ INSTALLED_APPS = [
     "crm",
     "billing",
     "domains",
+    "guests",
 ]
 
 MIDDLEWARE = [
+    # First: every other middleware and view may trust the host (and request.site) it sets.
+    "domains.middleware.HostRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "picpick.core.middleware.BodySizeLimitMiddleware",
@@ -114,7 +123,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Per process, without a server. Host routing keeps one entry per studio host asked for, so
+    # the default 300 entries would evict a warm routing cache on any sizeable test or benchmark.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        }
+    }
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -325,6 +341,17 @@ PICPICK_FACES_LANDMARKS = env_choice("PICPICK_FACES_LANDMARKS", "small", {"small
 PICPICK_FACES_JITTERS = env_int("PICPICK_FACES_JITTERS", 1, minimum=1, maximum=20)
 # "numpy": dlib's network through numpy's BLAS (~16 ms a face); "dlib": its own (~90+ ms).
 PICPICK_FACES_ENCODER = env_choice("PICPICK_FACES_ENCODER", "numpy", {"numpy", "dlib"})
+
+# --- Guests (galleries on the studio's site and the guest API) -----------------------------
+# A guest's gallery token (cookie or X-Gallery-Token) lives this long.
+PICPICK_GUEST_TOKEN_HOURS = env_int("PICPICK_GUEST_TOKEN_HOURS", 12, minimum=1, maximum=24 * 30)
+# Password/PIN guesses per gallery and client address per window (counted atomically).
+PICPICK_GUEST_UNLOCK_ATTEMPTS = env_int("PICPICK_GUEST_UNLOCK_ATTEMPTS", 10, minimum=1)
+PICPICK_GUEST_UNLOCK_WINDOW_SECONDS = env_int(
+    "PICPICK_GUEST_UNLOCK_WINDOW_SECONDS", 15 * 60, minimum=10
+)
+PICPICK_GUEST_MAX_LISTS = env_int("PICPICK_GUEST_MAX_LISTS", 20, minimum=1)
+PICPICK_GUEST_MAX_FAVOURITES = env_int("PICPICK_GUEST_MAX_FAVOURITES", 5000, minimum=1)
 # --- end of Face detection ---
 
 # --- People (faces.clustering_service) -------------------------------------------------------
@@ -334,6 +361,80 @@ PICPICK_FACE_CLUSTER_DELAY_SECONDS = env_int(
     "PICPICK_FACE_CLUSTER_DELAY_SECONDS", 30, minimum=0, maximum=3600
 )
 # --- end of People ---
+
+# --- Hosts and custom domains (domains) -------------------------------------------------------
+# The API, the admin and the docs answer on these hosts only.
+PICPICK_API_HOSTS = [
+    host.lower() for host in env_list("PICPICK_API_HOSTS", ["localhost", "127.0.0.1", "testserver"])
+]
+# Hosts other services call us by inside the deployment (Caddy's on-demand TLS "ask", the
+# healthcheck): they see /healthz and /internal/ only.
+PICPICK_INTERNAL_HOSTS = [host.lower() for host in env_list("PICPICK_INTERNAL_HOSTS", ["web"])]
+# Every studio's site is <slug>.<PICPICK_BASE_DOMAIN>; "localhost" works without any DNS setup
+# (browsers resolve *.localhost to loopback). Production requires it to be set.
+PICPICK_BASE_DOMAIN = env_str("PICPICK_BASE_DOMAIN", "localhost").lower().rstrip(".")
+if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", PICPICK_BASE_DOMAIN):
+    raise ImproperlyConfigured(f"PICPICK_BASE_DOMAIN={PICPICK_BASE_DOMAIN!r} is not a hostname.")
+# Absolute URLs of studio sites are built from these, never from the request's Host header.
+PICPICK_SITE_SCHEME = env_choice("PICPICK_SITE_SCHEME", "https", {"http", "https"})
+PICPICK_SITE_PORT = env_int("PICPICK_SITE_PORT", 0, minimum=0, maximum=65535) or None
+# Where studios point their custom domains: a subdomain by CNAME, an apex by A/AAAA records
+# (an apex cannot hold a CNAME). Without an IPv4 address, apex domains cannot be added.
+PICPICK_EDGE_CNAME = (
+    env_str("PICPICK_EDGE_CNAME", f"edge.{PICPICK_BASE_DOMAIN}").lower().rstrip(".")
+)
+
+
+def _ip_addresses(name: str, values: list[str], version: int) -> list[str]:
+    try:
+        addresses = [ipaddress.ip_address(value) for value in values]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    if any(address.version != version for address in addresses):
+        raise ImproperlyConfigured(f"{name} must list IPv{version} addresses only.")
+    return [str(address) for address in addresses]
+
+
+PICPICK_EDGE_IPV4 = _ip_addresses("PICPICK_EDGE_IPV4", env_list("PICPICK_EDGE_IPV4"), 4)
+PICPICK_EDGE_IPV6 = _ip_addresses("PICPICK_EDGE_IPV6", env_list("PICPICK_EDGE_IPV6"), 6)
+
+
+def dns_resolvers(name: str, values: list[str]) -> list[tuple[str, int]]:
+    """``["192.0.2.53", "127.0.0.1:5353", "[2001:db8::53]:53"]`` -> ``[(address, port), ...]``."""
+    parsed = []
+    for value in values:
+        match = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](?::(\d+))?|([0-9.]+)(?::(\d+))?", value)
+        if match is None:
+            raise ImproperlyConfigured(f"{name}: {value!r} is not ADDRESS[:PORT] or [IPV6]:PORT.")
+        address, port = (match[1], match[2]) if match[1] else (match[3], match[4])
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {exc}") from exc
+        port_number = int(port or 53)
+        if not 0 < port_number < 65536:
+            raise ImproperlyConfigured(f"{name}: port {port_number} is out of range.")
+        parsed.append((address, port_number))
+    return parsed
+
+
+# The recursive resolver(s) domain verification asks, e.g. "127.0.0.1:5353"; empty: the
+# system's resolver. Answers are never cached here: a fixed record must count at the next check.
+PICPICK_DNS_RESOLVER = dns_resolvers("PICPICK_DNS_RESOLVER", env_list("PICPICK_DNS_RESOLVER"))
+PICPICK_DNS_TIMEOUT_SECONDS = env_int("PICPICK_DNS_TIMEOUT_SECONDS", 5, minimum=1, maximum=30)
+# A new domain is checked with backoff (1 minute doubling to 6 hours) for this many days, then
+# failed; an active one is re-checked every PICPICK_DOMAIN_RECHECK_HOURS and deactivated once
+# its records have been missing for PICPICK_DOMAIN_GRACE_HOURS (no dangling domains).
+PICPICK_DOMAIN_VERIFY_DAYS = env_int("PICPICK_DOMAIN_VERIFY_DAYS", 7, minimum=1, maximum=90)
+PICPICK_DOMAIN_RECHECK_HOURS = env_int("PICPICK_DOMAIN_RECHECK_HOURS", 6, minimum=1, maximum=168)
+PICPICK_DOMAIN_GRACE_HOURS = env_int("PICPICK_DOMAIN_GRACE_HOURS", 72, minimum=1, maximum=720)
+# Host -> site answers are cached (invalidated when a domain or a studio's slug changes);
+# unknown hosts briefly, so a flood of random names cannot reach the database each time.
+PICPICK_HOST_CACHE_SECONDS = env_int("PICPICK_HOST_CACHE_SECONDS", 300, minimum=1, maximum=86400)
+PICPICK_HOST_NEGATIVE_CACHE_SECONDS = env_int(
+    "PICPICK_HOST_NEGATIVE_CACHE_SECONDS", 30, minimum=1, maximum=3600
+)
+# --- end of Hosts and custom domains ---
 
 # --- API -----------------------------------------------------------------------------------
 PICPICK_API_MAX_BODY_BYTES = env_int("PICPICK_API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
@@ -385,6 +486,10 @@ SPECTACULAR_SETTINGS = {
         "PhotoStateEnum": "galleries.models.Photo.State",
         "UploadStateEnum": "galleries.models.Upload.State",
         "UploadFileStateEnum": "galleries.selectors.uploads.FILE_STATES",
+        "DomainStateEnum": "domains.models.Domain.State",
+        "DomainKindEnum": "domains.models.Domain.Kind",
+        "DownloadJobStateEnum": "galleries.models.DownloadJob.State",
+        "DownloadSizeEnum": "galleries.models.DownloadJob.Size",
     },
 }
 
@@ -477,6 +582,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "galleries.tasks.downloads_expire",
         "schedule": timedelta(hours=1),
         "options": {"queue": "default"},  # storage I/O: kept off the media workers
+    },
+    # Custom domains: each run queues the checks that are due (rows carry their own backoff),
+    # so a frequent beat costs one indexed query when nothing is due.
+    "domains-verify": {
+        "task": "domains.tasks.domains_verify_sweep",
+        "schedule": timedelta(minutes=1),
+    },
+    "domains-recheck": {
+        "task": "domains.tasks.domains_recheck_sweep",
+        "schedule": timedelta(minutes=15),
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

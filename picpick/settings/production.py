@@ -11,9 +11,11 @@ DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # required: refuses to start without it
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters.")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
-if not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required in production.")
+# ALLOWED_HOSTS stays ["*"] (base.py): domains.middleware.HostRoutingMiddleware validates hosts.
+PICPICK_API_HOSTS = [host.lower() for host in env_list("PICPICK_API_HOSTS")]
+if not PICPICK_API_HOSTS:
+    raise ImproperlyConfigured("PICPICK_API_HOSTS is required in production.")
+env_str("PICPICK_BASE_DOMAIN")  # required here; base.py read it (and defaults it elsewhere)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.mysql":
     raise ImproperlyConfigured("Production runs on MySQL: set DATABASE_URL=mysql://...")
 if not REDIS_URL:

@@ -29,3 +29,10 @@ REST_FRAMEWORK = {
 }
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
+# Domain verification never asks the internet from a test: nothing answers on this port (the
+# tests that need DNS start their own server on loopback and point this setting at it).
+PICPICK_DNS_RESOLVER = [("127.0.0.1", 9)]
+PICPICK_DNS_TIMEOUT_SECONDS = 1
+PICPICK_EDGE_CNAME = "edge.picpick.test"
+PICPICK_EDGE_IPV4 = ["203.0.113.10"]
+PICPICK_EDGE_IPV6 = ["2001:db8::10"]

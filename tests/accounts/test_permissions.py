@@ -31,6 +31,8 @@ EXPECTED: dict[str, set[str]] = {
     "crm.edit": {OW, AD},
     "billing.view": {OW, AD},
     "billing.manage": {OW},
+    "domain.view": {OW, AD, PH, AS},
+    "domain.manage": {OW, AD},
 }
 ROLES = [OW, AD, PH, AS]
 

@@ -231,8 +231,17 @@ def test_studio_with_face_recognition_off_is_409_on_both_sides(
         assert _error(response) == "face_search_off"
 
 
-@pytest.mark.parametrize("change", ["draft", "archived", "expired"])
-def test_unpublished_or_expired_gallery_is_404_for_guests(anon_client, shared_gallery, change):
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ("draft", 404, "not_found"),
+        ("archived", 404, "not_found"),
+        ("expired", 410, "gallery_expired"),
+    ],
+)
+def test_unpublished_or_expired_gallery_refuses_guests(
+    anon_client, shared_gallery, change, status, code
+):
     gallery = shared_gallery.gallery
     if change == "expired":
         gallery.expires_at = timezone.now() - dt.timedelta(minutes=1)
@@ -240,7 +249,23 @@ def test_unpublished_or_expired_gallery_is_404_for_guests(anon_client, shared_ga
         gallery.status = change
     gallery.save()
     response = post_selfie(anon_client, guest_url(gallery.id), selfie_bytes("obama/obama1.jpg"))
-    assert response.status_code == 404
+    assert response.status_code == status
+    assert _error(response) == code
+
+
+def test_a_pin_gallery_needs_its_token_for_selfie_search(anon_client, shared_gallery):
+    from guests import services as guest_services
+
+    gallery = shared_gallery.gallery
+    guest_services.guest_access_update(gallery=gallery, changes={"access": "pin", "secret": "4321"})
+    url = guest_url(gallery.id)
+    response = post_selfie(anon_client, url, selfie_bytes("obama/obama1.jpg"))
+    assert (response.status_code, _error(response)) == (403, "gallery_locked")
+    token = anon_client.post(
+        f"/api/v1/public/galleries/{gallery.id}/unlock/", {"secret": "4321"}, format="json"
+    ).json()["token"]
+    anon_client.credentials(HTTP_X_GALLERY_TOKEN=token)
+    assert post_selfie(anon_client, url, selfie_bytes("obama/obama1.jpg")).status_code == 200
 
 
 def test_unknown_gallery_is_404(anon_client, db):

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.models import Invitation, Role, User
 from accounts.tokens import token_pair_for
+from domains.models import Domain
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
 from galleries.models import (
     DownloadJob,
@@ -104,6 +105,15 @@ def one_of_everything(alice, studio_a):
     )
     FaceRejection.objects.create(studio=studio_a, face=face, person=person)
     assert watermark.version == 1
+    Domain.objects.create(
+        studio=studio_a,
+        hostname="photos.annasmith.com",
+        kind=Domain.Kind.SUBDOMAIN,
+        state=Domain.State.ACTIVE,
+        held_hostname="photos.annasmith.com",
+        challenge_token="0" * 32,
+        verify_started_at=timezone.now(),
+    )
     token_pair_for(user=alice, studio=studio_a)  # records an OutstandingToken
     BlacklistedToken.objects.create(token=OutstandingToken.objects.first())
 
@@ -120,6 +130,7 @@ def test_every_app_with_models_of_ours_is_registered():
         "galleries.UploadBatch",
         "galleries.Upload",
         "galleries.DownloadJob",
+        "domains.Domain",
     } <= labels
 
 

@@ -151,3 +151,14 @@ def test_the_real_benchmarks_are_discovered_and_expose_run():
     assert callable(bench_photo_list.run)
     assert (bench_photo_list.TARGET_MEDIAN_MS, bench_photo_list.TARGET_P99_MS) == (25, 60)
     assert bench_photo_list.TARGET_QUERIES == 6
+
+
+def test_the_tls_ask_benchmark_is_discovered_with_its_targets():
+    paths = discover(BENCH_DIR, ["tls_ask"])
+    assert [p.name for p in paths] == ["bench_tls_ask.py"]
+    from bench import bench_tls_ask
+
+    assert callable(bench_tls_ask.run)
+    assert bench_tls_ask.DOMAINS == 1000
+    assert bench_tls_ask.TARGET_P99_MS == 5
+    assert bench_tls_ask.TARGET_MISS_QUERIES == 1

@@ -236,3 +236,76 @@ def test_createbuckets_is_a_one_shot_mc_job():
     assert job["restart"] == "no"
     assert job["depends_on"]["minio"]["condition"] == "service_healthy"
     assert "mc mb" in " ".join(job["entrypoint"])
+
+
+# --- host routing and on-demand TLS ----------------------------------------------------------
+
+
+def _caddy_blocks(text: str) -> dict[str, str]:
+    """Top-level Caddyfile blocks by their address line, comments dropped."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    blocks: dict[str, str] = {}
+    depth, current, body = 0, None, []
+    for line in lines:
+        if depth == 0 and line.rstrip().endswith("{"):
+            current, body = line.rstrip()[:-1].strip(), []
+        elif current is not None:
+            body.append(line)
+        depth += line.count("{") - line.count("}")
+        if depth == 0 and current is not None:
+            blocks[current] = "\n".join(body)
+            current = None
+    return blocks
+
+
+CADDY = _caddy_blocks((ROOT / "docker" / "Caddyfile").read_text())
+
+
+def test_caddy_asks_web_before_every_on_demand_certificate():
+    from django.urls import resolve
+
+    from domains.views import tls_ask
+
+    match = re.search(r"ask (http://([^/:]+):(\d+)(/\S+))", CADDY[""])
+    assert match, "no on_demand_tls ask in the global options"
+    _, host, port, path = match.groups()
+    assert host == "web" and port == "8000"
+    # The ask host is one of the internal hosts web is told about, and the path is the ask view
+    # on the internal hosts' URL list.
+    internal = SERVICES["web"]["environment"]["PICPICK_INTERNAL_HOSTS"].split(",")
+    assert host in internal
+    assert resolve(path, urlconf="picpick.urls_internal").func is tls_ask
+
+
+def test_studio_sites_get_certificates_on_demand_and_the_api_its_own():
+    on_demand = [a for a, body in CADDY.items() if re.search(r"tls\s*\{\s*on_demand\s*\}", body)]
+    assert on_demand == ["https://"], "the catch-all site must use on-demand certificates"
+    assert "import app" in CADDY["https://"]
+    assert "import app" in CADDY["{$PICPICK_DOMAIN}"]
+    assert "on_demand" not in CADDY["{$PICPICK_DOMAIN}"]
+
+
+def test_caddy_passes_the_host_on_and_sets_the_forwarded_proto():
+    app = CADDY["(app)"]
+    assert "reverse_proxy web:8000" in app
+    assert "header_up X-Forwarded-Proto {scheme}" in app
+    assert "header_up Host" not in app  # the Host header routes studio sites: never rewritten
+
+
+def test_the_web_healthcheck_sends_an_internal_host():
+    command = " ".join(SERVICES["web"]["healthcheck"]["test"])
+    assert "PICPICK_INTERNAL_HOSTS" in command
+    assert "/healthz" in command
+    assert "DJANGO_ALLOWED_HOSTS" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_every_service_of_our_image_knows_the_internal_host():
+    for name, service in SERVICES.items():
+        if _builds_our_image(service):
+            assert _environment(service).get("PICPICK_INTERNAL_HOSTS") == "web", name
+
+
+def test_env_example_requires_the_api_hosts_and_the_base_domain():
+    values = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE, flags=re.MULTILINE))
+    assert values["PICPICK_API_HOSTS"] == values["PICPICK_DOMAIN"] == "api.picpick.example"
+    assert values["PICPICK_BASE_DOMAIN"] == "picpick.example"

@@ -114,7 +114,8 @@ def test_env_choice_refuses_an_unknown_choice(monkeypatch):
 GOOD_KEY = "k" * 30 + "-production-secret-key-for-tests-0123456789"
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": GOOD_KEY,
-    "DJANGO_ALLOWED_HOSTS": "api.picpick.example",
+    "PICPICK_API_HOSTS": "api.picpick.example",
+    "PICPICK_BASE_DOMAIN": "picpick.example",
     "DATABASE_URL": "mysql://picpick:pw@mysql:3306/picpick",
     "REDIS_URL": "redis://redis:6379/0",
 }
@@ -123,7 +124,9 @@ PROBE = (
     "print(json.dumps({'debug': s.DEBUG, 'engine': s.DATABASES['default']['ENGINE'], "
     "'ssl_redirect': s.SECURE_SSL_REDIRECT, 'broker': s.CELERY_BROKER_URL, "
     "'secure_cookies': s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE, "
-    "'hosts': s.ALLOWED_HOSTS}))"
+    "'hosts': s.ALLOWED_HOSTS, 'api_hosts': s.PICPICK_API_HOSTS, "
+    "'base_domain': s.PICPICK_BASE_DOMAIN, 'site': [s.PICPICK_SITE_SCHEME, s.PICPICK_SITE_PORT], "
+    "'middleware': s.MIDDLEWARE[0]}))"
 )
 
 
@@ -158,7 +161,8 @@ def test_production_refuses_a_short_secret_key():
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
-        ("DJANGO_ALLOWED_HOSTS", "DJANGO_ALLOWED_HOSTS is required"),
+        ("PICPICK_API_HOSTS", "PICPICK_API_HOSTS is required"),
+        ("PICPICK_BASE_DOMAIN", "PICPICK_BASE_DOMAIN is required"),
         ("DATABASE_URL", "Production runs on MySQL"),
         ("REDIS_URL", "Production needs REDIS_URL"),
     ],
@@ -186,7 +190,12 @@ def test_production_starts_with_everything_set():
         "ssl_redirect": True,
         "broker": "redis://redis:6379/0",
         "secure_cookies": True,
-        "hosts": ["api.picpick.example"],
+        # Django's host check is off: HostRoutingMiddleware, the first middleware, is the check.
+        "hosts": ["*"],
+        "api_hosts": ["api.picpick.example"],
+        "base_domain": "picpick.example",
+        "site": ["https", None],
+        "middleware": "domains.middleware.HostRoutingMiddleware",
     }
 
 
@@ -333,3 +342,67 @@ def test_sqlite_database_config_waits_instead_of_failing_on_a_lock(tmp_path):
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert config["OPTIONS"]["timeout"] > 0
+
+
+# --- hosts and custom domains ------------------------------------------------------------------
+
+
+def test_the_old_allowed_hosts_variable_is_gone_everywhere():
+    for name in ("Makefile", ".env.example", "docker-compose.yml", "picpick/settings/base.py"):
+        text = (ROOT / name).read_text()
+        assert "DJANGO_ALLOWED_HOSTS" not in text, name
+    for path in (ROOT / "picpick" / "settings").glob("*.py"):
+        assert "DJANGO_ALLOWED_HOSTS" not in path.read_text(), path.name
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PICPICK_EDGE_IPV4", "203.0.113.10,not-an-ip", "PICPICK_EDGE_IPV4"),
+        ("PICPICK_EDGE_IPV4", "2001:db8::1", "PICPICK_EDGE_IPV4 must list IPv4 addresses only"),
+        ("PICPICK_EDGE_IPV6", "203.0.113.10", "PICPICK_EDGE_IPV6 must list IPv6 addresses only"),
+        ("PICPICK_DNS_RESOLVER", "dns.example:53", "is not ADDRESS[:PORT]"),
+        ("PICPICK_DNS_RESOLVER", "127.0.0.1:70000", "out of range"),
+        ("PICPICK_BASE_DOMAIN", "not a domain", "is not a hostname"),
+        ("PICPICK_SITE_SCHEME", "ftp", "must be one of"),
+    ],
+)
+def test_domain_settings_refuse_bad_values(name, value, message):
+    result = _import_production({**PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_dns_resolvers_are_parsed_with_their_ports():
+    from picpick.settings.base import dns_resolvers
+
+    assert dns_resolvers("X", ["192.0.2.53", "127.0.0.1:5353", "[2001:db8::53]:5300"]) == [
+        ("192.0.2.53", 53),
+        ("127.0.0.1", 5353),
+        ("2001:db8::53", 5300),
+    ]
+
+
+def test_local_settings_serve_studio_sites_on_the_port_make_run_uses():
+    probe = (
+        "import json, picpick.settings.local as s; "
+        "print(json.dumps([s.PICPICK_SITE_SCHEME, s.PICPICK_SITE_PORT, s.PICPICK_BASE_DOMAIN]))"
+    )
+    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(ROOT)}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**base, "PICPICK_PUBLIC_URL": "http://127.0.0.1:8000"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    # make run: http://demo.localhost:8000 (browsers resolve *.localhost to loopback)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["http", 8000, "localhost"]
+
+
+def test_test_settings_never_ask_a_real_resolver():
+    # Tests that need DNS start their own server on loopback; everything else hits a dead port.
+    assert settings.PICPICK_DNS_RESOLVER == [("127.0.0.1", 9)]

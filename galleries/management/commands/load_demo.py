@@ -210,6 +210,10 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Log in as {OWNER_EMAIL} with password {OWNER_PASSWORD}")
+        from domains.selectors import studio_site_url
+
+        site = studio_site_url(studio=studio)
+        self.stdout.write(f"Guests: {site}/ (studio home) and {site}/g/{gallery.slug}/")
 
     def ensure_photos(self, gallery: Gallery, albums: dict[str, Album], owner: User) -> int:
         """Create the missing photos and finish any an interrupted run left unprocessed."""

@@ -1,0 +1,372 @@
+"""Guest writes: unlocking a gallery, registering, favourites, downloads; and the studio's
+guest-access settings of a gallery.
+
+Wrong passwords and PINs are limited per gallery and client address in fixed windows counted
+atomically in the cache (``picpick.core.ratelimit``): every attempt takes a slot *before* the
+secret is checked, so however many guesses arrive at once, at most the limit are evaluated.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TypedDict
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from galleries.lock_objects import gallery_lock
+from galleries.models import DownloadJob, Gallery
+from galleries.selectors.delivery import SignedUrl, photo_download_url
+from galleries.services.downloads import download_job_request
+from guests import selectors
+from guests.access import Grant
+from guests.models import Favourite, FavouriteList, Visitor
+from picpick.core import ratelimit
+from picpick.core.errors import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unprocessable,
+)
+
+logger = logging.getLogger(__name__)
+
+DOWNLOAD_SIZES = ("original", "high", "web")
+# A single photo's download per size: the original file, or a derivative.
+_SINGLE_SOURCE = {"original": "original", "high": "preview", "web": "preview_wm"}
+
+
+class GalleryExpired(ApplicationError):
+    status_code = 410
+    default_code = "gallery_expired"
+
+
+# --- Opening a gallery ------------------------------------------------------------------------
+def gallery_check_open(*, gallery: Gallery) -> None:
+    if selectors.is_expired(gallery):
+        raise GalleryExpired(
+            "This gallery has expired. Contact the studio to have it extended.",
+            extra={"studio": gallery.studio.name},
+        )
+
+
+def grant_current(*, gallery: Gallery, grant: Grant | None) -> Grant | None:
+    """The grant that is valid on ``gallery`` now: the guest's own if it is for this gallery
+    and its access version, a fresh one for a public gallery, else None (locked)."""
+    if (
+        grant is not None
+        and grant.gallery_id == gallery.id
+        and grant.access_version == gallery.access_version
+    ):
+        return grant
+    if gallery.access == Gallery.Access.PUBLIC:
+        return Grant(gallery_id=gallery.id, access_version=gallery.access_version)
+    return None
+
+
+def grant_require(*, gallery: Gallery, grant: Grant | None) -> Grant:
+    gallery_check_open(gallery=gallery)
+    current = grant_current(gallery=gallery, grant=grant)
+    if current is None:
+        raise Forbidden(
+            f"This gallery is protected by a {gallery.access}.",
+            code="gallery_locked",
+            extra={"access": gallery.access},
+        )
+    if gallery.require_registration and current.visitor_id is None:
+        raise Forbidden(
+            "The studio asks guests to give their email before viewing.",
+            code="registration_required",
+        )
+    return current
+
+
+def _attempt(*, gallery: Gallery, address: str, what: str) -> None:
+    wait = ratelimit.take(
+        [
+            (
+                f"{what}:{gallery.id}:{ratelimit.client_hash(address, purpose='guest')}",
+                settings.PICPICK_GUEST_UNLOCK_ATTEMPTS,
+            )
+        ],
+        window=settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS,
+    )
+    if wait is not None:
+        logger.warning("guest %s attempts exhausted on gallery %s", what, gallery.id)
+        raise RateLimited(
+            "Too many attempts. Wait a few minutes and try again.",
+            retry_after=wait,
+            code="too_many_attempts",
+        )
+
+
+def gallery_unlock(
+    *, gallery: Gallery, secret: str, address: str, grant: Grant | None = None
+) -> Grant:
+    """A grant for ``gallery`` when ``secret`` is its password or PIN (a visitor the guest
+    already registered as is kept)."""
+    gallery_check_open(gallery=gallery)
+    current = grant_current(gallery=gallery, grant=grant)
+    if gallery.access == Gallery.Access.PUBLIC:
+        return current  # type: ignore[return-value]  # never None for a public gallery
+    _attempt(gallery=gallery, address=address, what="unlock")
+    if not secret or not check_password(secret, gallery.access_secret):
+        raise Forbidden(f"Wrong {gallery.access}.", code=f"wrong_{gallery.access}")
+    visitor_id = grant.visitor_id if grant and grant.gallery_id == gallery.id else None
+    return Grant(
+        gallery_id=gallery.id, access_version=gallery.access_version, visitor_id=visitor_id
+    )
+
+
+@transaction.atomic
+def visitor_register(*, gallery: Gallery, grant: Grant | None, email: str, name: str = "") -> Grant:
+    """Record the guest's email on the gallery (the studio sees who visited); a returning
+    email counts one more visit. Needs access to the gallery already."""
+    gallery_check_open(gallery=gallery)
+    current = grant_current(gallery=gallery, grant=grant)
+    if current is None:
+        raise Forbidden("Unlock the gallery first.", code="gallery_locked")
+    email = email.strip().lower()
+    now = timezone.now()
+    updated = Visitor.objects.filter(gallery=gallery, email=email).update(
+        visits=F("visits") + 1, last_seen_at=now, **({"name": name} if name else {})
+    )
+    if not updated:
+        try:
+            with transaction.atomic():
+                Visitor.objects.create(
+                    studio_id=gallery.studio_id,
+                    gallery=gallery,
+                    email=email,
+                    name=name,
+                    last_seen_at=now,
+                )
+        except IntegrityError:  # the same email registered at the same moment
+            Visitor.objects.filter(gallery=gallery, email=email).update(
+                visits=F("visits") + 1, last_seen_at=now
+            )
+    visitor = Visitor.objects.get(gallery=gallery, email=email)
+    return current.with_visitor(visitor.id)
+
+
+def _visitor_of(gallery: Gallery, grant: Grant) -> Visitor:
+    visitor = selectors.visitor_get(gallery=gallery, visitor_id=grant.visitor_id)
+    if visitor is None:
+        raise Forbidden(
+            "Give your email first: favourites are kept under it.", code="email_required"
+        )
+    return visitor
+
+
+# --- Favourites -------------------------------------------------------------------------------
+@transaction.atomic
+def favourite_list_create(*, gallery: Gallery, grant: Grant, name: str) -> FavouriteList:
+    visitor = _visitor_of(gallery, grant)
+    name = name.strip() or "Favourites"
+    if FavouriteList.objects.filter(visitor=visitor, name=name).exists():
+        raise Conflict("You already have a list with that name.", code="list_exists")
+    if FavouriteList.objects.filter(visitor=visitor).count() >= settings.PICPICK_GUEST_MAX_LISTS:
+        raise Unprocessable("You have too many lists.", code="too_many_lists")
+    return FavouriteList.objects.create(
+        studio_id=gallery.studio_id, gallery=gallery, visitor=visitor, name=name
+    )
+
+
+def _default_list(gallery: Gallery, visitor: Visitor) -> FavouriteList:
+    found = FavouriteList.objects.filter(visitor=visitor).order_by("created_at", "id").first()
+    if found is not None:
+        return found
+    favourite_list, _ = FavouriteList.objects.get_or_create(
+        visitor=visitor,
+        name="Favourites",
+        defaults={"studio_id": gallery.studio_id, "gallery": gallery},
+    )
+    return favourite_list
+
+
+@transaction.atomic
+def favourite_set(
+    *,
+    gallery: Gallery,
+    grant: Grant,
+    photo_id: uuid.UUID | str,
+    comment: str = "",
+    list_id: uuid.UUID | str | None = None,
+) -> Favourite:
+    """Add a photo to a list (the first list when none is named), or change its comment."""
+    visitor = _visitor_of(gallery, grant)
+    photo = selectors.guest_photo_get(gallery=gallery, photo_id=photo_id)
+    favourite_list = (
+        selectors.visitor_list_get(visitor=visitor, list_id=list_id)
+        if list_id
+        else _default_list(gallery, visitor)
+    )
+    # The list row lock serialises adds to one list: the count stays exact.
+    FavouriteList.objects.select_for_update().filter(id=favourite_list.id).first()
+    favourite = Favourite.objects.filter(favourite_list=favourite_list, photo=photo).first()
+    if favourite is not None:
+        favourite.comment = comment
+        favourite.save(update_fields=["comment", "updated_at"])
+        return favourite
+    if favourite_list.item_count >= settings.PICPICK_GUEST_MAX_FAVOURITES:
+        raise Unprocessable("This list is full.", code="list_full")
+    favourite = Favourite.objects.create(
+        studio_id=gallery.studio_id, favourite_list=favourite_list, photo=photo, comment=comment
+    )
+    FavouriteList.objects.filter(id=favourite_list.id).update(item_count=F("item_count") + 1)
+    return favourite
+
+
+@transaction.atomic
+def favourite_remove(
+    *,
+    gallery: Gallery,
+    grant: Grant,
+    photo_id: uuid.UUID | str,
+    list_id: uuid.UUID | str | None = None,
+) -> None:
+    visitor = _visitor_of(gallery, grant)
+    lists = FavouriteList.objects.select_for_update().filter(visitor=visitor)
+    if list_id:
+        lists = lists.filter(id=selectors.visitor_list_get(visitor=visitor, list_id=list_id).id)
+    try:
+        photo_uuid = uuid.UUID(str(photo_id))
+    except ValueError:
+        raise NotFound("No such photo.") from None
+    for favourite_list in lists:
+        deleted, _ = Favourite.objects.filter(
+            favourite_list=favourite_list, photo_id=photo_uuid
+        ).delete()
+        if deleted:
+            FavouriteList.objects.filter(id=favourite_list.id).update(
+                item_count=F("item_count") - deleted
+            )
+
+
+# --- Downloads --------------------------------------------------------------------------------
+def _download_check(*, gallery: Gallery, grant: Grant, size: str) -> None:
+    if size not in (gallery.download_sizes or []):
+        raise Forbidden(
+            "The studio does not offer this size for download.",
+            code="download_not_allowed",
+            extra={"allowed": list(gallery.download_sizes or [])},
+        )
+    if gallery.download_pin and not grant.downloads_unlocked:
+        raise Forbidden("Enter the download PIN first.", code="download_pin_required")
+
+
+def downloads_unlock(*, gallery: Gallery, grant: Grant, pin: str, address: str) -> Grant:
+    if not gallery.download_pin:
+        return grant.with_downloads()
+    _attempt(gallery=gallery, address=address, what="download-pin")
+    if not pin or not check_password(pin, gallery.download_pin):
+        raise Forbidden("Wrong download PIN.", code="wrong_download_pin")
+    return grant.with_downloads()
+
+
+def photo_download(
+    *, gallery: Gallery, grant: Grant, photo_id: uuid.UUID | str, size: str
+) -> SignedUrl:
+    _download_check(gallery=gallery, grant=grant, size=size)
+    photo = selectors.guest_photo_get(gallery=gallery, photo_id=photo_id)
+    source = _SINGLE_SOURCE[size]
+    if source == "preview_wm" and not (photo.derivatives or {}).get("preview_wm"):
+        source = "preview"  # no watermark on this gallery: web size is the plain preview
+    return photo_download_url(photo=photo, size=source)
+
+
+def zip_request(
+    *, gallery: Gallery, grant: Grant, size: str, album_id: uuid.UUID | None
+) -> tuple[DownloadJob, bool]:
+    _download_check(gallery=gallery, grant=grant, size=size)
+    visitor = selectors.visitor_get(gallery=gallery, visitor_id=grant.visitor_id)
+    job, created = download_job_request(gallery=gallery, by=None, size=size, album_id=album_id)
+    if created and visitor is not None:
+        DownloadJob.objects.filter(id=job.id).update(requested_by_email=visitor.email)
+    return job, created
+
+
+def zip_job_get(*, gallery: Gallery, job_id: uuid.UUID | str) -> DownloadJob:
+    """A ZIP job of this gallery (guests see only jobs without a studio member behind them)."""
+    try:
+        job_id = uuid.UUID(str(job_id))
+    except ValueError:
+        raise NotFound("No such download.") from None
+    job = DownloadJob.objects.filter(gallery=gallery, id=job_id, requested_by__isnull=True).first()
+    if job is None:
+        raise NotFound("No such download.")
+    return job
+
+
+# --- The studio's settings --------------------------------------------------------------------
+class GuestAccessChanges(TypedDict, total=False):
+    access: str
+    secret: str
+    listed: bool
+    require_registration: bool
+    download_sizes: list[str]
+    download_pin: str
+
+
+def _check_secret(access: str, secret: str) -> None:
+    if access == Gallery.Access.PIN and not (secret.isdigit() and 4 <= len(secret) <= 8):
+        raise Unprocessable(
+            "A PIN is 4 to 8 digits.", code="invalid_pin", fields={"secret": ["4 to 8 digits."]}
+        )
+    if access == Gallery.Access.PASSWORD and not 6 <= len(secret) <= 128:
+        raise Unprocessable(
+            "A password is 6 to 128 characters.",
+            code="invalid_password",
+            fields={"secret": ["6 to 128 characters."]},
+        )
+
+
+@transaction.atomic
+def guest_access_update(*, gallery: Gallery, changes: GuestAccessChanges) -> Gallery:
+    """Change who gets in and what they may download. A new access mode or secret bumps
+    ``access_version``: every guest token issued before stops working."""
+    gallery = gallery_lock(studio=gallery.studio, gallery_id=gallery.id)
+    fields: list[str] = []
+    access = changes.get("access", gallery.access)
+    secret = changes.get("secret")
+    if access != Gallery.Access.PUBLIC:
+        if secret is None and (access != gallery.access or not gallery.access_secret):
+            raise Unprocessable(
+                f"Give the {access} guests will need.",
+                code="secret_required",
+                fields={"secret": ["Required for this access."]},
+            )
+        if secret is not None:
+            _check_secret(access, secret)
+    if access != gallery.access or (secret is not None and access != Gallery.Access.PUBLIC):
+        gallery.access = access
+        gallery.access_secret = make_password(secret) if access != "public" else ""
+        gallery.access_version = F("access_version") + 1
+        fields += ["access", "access_secret", "access_version"]
+    for name in ("listed", "require_registration"):
+        if name in changes:
+            setattr(gallery, name, changes[name])  # type: ignore[literal-required]
+            fields.append(name)
+    if "download_sizes" in changes:
+        gallery.download_sizes = [s for s in DOWNLOAD_SIZES if s in changes["download_sizes"]]
+        fields.append("download_sizes")
+    if "download_pin" in changes:
+        pin = changes["download_pin"]
+        if pin and not (pin.isdigit() and 4 <= len(pin) <= 8):
+            raise Unprocessable(
+                "A PIN is 4 to 8 digits.",
+                code="invalid_pin",
+                fields={"download_pin": ["4 to 8 digits."]},
+            )
+        gallery.download_pin = make_password(pin) if pin else ""
+        fields.append("download_pin")
+    if fields:
+        gallery.save(update_fields=[*fields, "updated_at"])
+        gallery.refresh_from_db(fields=["access_version"])
+    return gallery

@@ -1,0 +1,201 @@
+"""The guest pages of a studio's site: home, gallery (unlock, register, expired), rendered
+on the server; the grid, viewer, favourites, downloads and selfie search call the guest API
+from ``static/guests/gallery.js`` on the same origin.
+
+Every page is scoped to the studio of the host (``request.site``); every answer carries a
+Content-Security-Policy that allows only this origin and the storage origin for images.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from urllib.parse import urlsplit
+
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from domains.selectors import studio_for_site
+from galleries.models import Gallery
+from galleries.selectors.delivery import gallery_cover_thumb_urls
+from guests import access, selectors, services
+from guests.apis import client_address, set_grant_cookie
+from picpick.core.errors import ApplicationError, NotFound, RateLimited
+from picpick.core.storage import get_storage
+
+logger = logging.getLogger(__name__)
+
+
+def _storage_origin() -> str:
+    """Where signed image URLs point (S3, CloudFront, or the app's own /storage/)."""
+    url = urlsplit(get_storage().presign_get(key="csp-origin-probe", expires_in=60))
+    return f"{url.scheme}://{url.netloc}"
+
+
+def content_security_policy() -> str:
+    storage = _storage_origin()
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"img-src 'self' data: blob: {storage}",
+            f"connect-src 'self' {storage}",
+            "script-src 'self'",
+            "style-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def site_page(view):
+    """The studio of the host for the view (404 page otherwise), CSP and no caching."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        site = getattr(request, "site", None)
+        studio = studio_for_site(site=site) if site is not None else None
+        if studio is None:
+            response = render(request, "guests/not_found.html", {"studio": None}, status=404)
+        else:
+            request.studio = studio
+            try:
+                response = view(request, *args, **kwargs)
+            except NotFound:
+                response = render(
+                    request, "guests/not_found.html", {"studio": studio}, status=404
+                )
+        response["Content-Security-Policy"] = content_security_policy()
+        response["Referrer-Policy"] = "same-origin"
+        response["X-Content-Type-Options"] = "nosniff"
+        response.setdefault("Cache-Control", "private, no-store")
+        return response
+
+    return wrapped
+
+
+def not_found(request, exception=None):
+    """The site's 404: a page for people, the JSON error for the API."""
+    if request.path.startswith("/api/"):
+        from picpick.core.errors import json_404
+
+        return json_404(request, exception)
+    studio = None
+    site = getattr(request, "site", None)
+    if site is not None:
+        studio = studio_for_site(site=site)
+    response = render(request, "guests/not_found.html", {"studio": studio}, status=404)
+    response["Content-Security-Policy"] = content_security_policy()
+    return response
+
+
+@require_GET
+@site_page
+def home(request):
+    galleries = selectors.studio_home_galleries(studio=request.studio)
+    covers = gallery_cover_thumb_urls(galleries=galleries)
+    cards = [{"gallery": g, "cover": covers.get(g.id)} for g in galleries]
+    return render(request, "guests/home.html", {"studio": request.studio, "cards": cards})
+
+
+def _grant(request, gallery: Gallery):
+    raw = request.COOKIES.get(access.cookie_name(gallery.id))
+    return access.load(raw) if raw else None
+
+
+def _gate(request, gallery: Gallery, *, error: str = "", status: int = 200):
+    """The page a guest gets before the gallery itself, or None when they may look."""
+    context = {"studio": request.studio, "gallery": gallery, "error": error}
+    if selectors.is_expired(gallery):
+        return render(request, "guests/expired.html", context, status=410)
+    grant = services.grant_current(gallery=gallery, grant=_grant(request, gallery))
+    if grant is None:
+        return render(request, "guests/unlock.html", context, status=status)
+    if gallery.require_registration and grant.visitor_id is None:
+        return render(request, "guests/register.html", context, status=status)
+    return None
+
+
+@require_GET
+@ensure_csrf_cookie
+@site_page
+def gallery_page(request, slug: str):
+    gallery = selectors.site_gallery_by_slug(studio_id=request.studio.id, slug=slug)
+    gate = _gate(request, gallery)
+    if gate is not None:
+        return gate
+    grant = services.grant_current(gallery=gallery, grant=_grant(request, gallery))
+    visitor = selectors.visitor_get(gallery=gallery, visitor_id=grant.visitor_id)
+    context = {
+        "studio": request.studio,
+        "gallery": gallery,
+        "albums": selectors.guest_albums(gallery=gallery),
+        "cover": gallery_cover_thumb_urls(galleries=[gallery])[gallery.id],
+        "visitor": visitor,
+        "face_search": gallery.face_recognition_enabled
+        and request.studio.face_recognition_enabled,
+        "download_sizes": gallery.download_sizes or [],
+        "download_pin_needed": bool(gallery.download_pin) and not grant.downloads_unlocked,
+    }
+    return render(request, "guests/gallery.html", context)
+
+
+def _with_grant(request, gallery: Gallery, grant) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(f"/g/{gallery.slug}/")
+    set_grant_cookie(response, request, grant)
+    return response
+
+
+@require_POST
+@site_page
+def gallery_unlock(request, slug: str):
+    gallery = selectors.site_gallery_by_slug(studio_id=request.studio.id, slug=slug)
+    try:
+        grant = services.gallery_unlock(
+            gallery=gallery,
+            secret=request.POST.get("secret", "")[:128],
+            address=client_address(request),
+            grant=_grant(request, gallery),
+        )
+    except RateLimited as exc:
+        minutes = max(1, exc.extra["retry_after"] // 60)
+        response = _gate(
+            request, gallery, error=f"Too many attempts. Try again in {minutes} min.", status=429
+        )
+        response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
+    except ApplicationError as exc:
+        gate = _gate(request, gallery, error=exc.message, status=exc.status_code)
+        return gate if gate is not None else HttpResponseRedirect(f"/g/{gallery.slug}/")
+    return _with_grant(request, gallery, grant)
+
+
+@require_POST
+@site_page
+def gallery_register(request, slug: str):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    gallery = selectors.site_gallery_by_slug(studio_id=request.studio.id, slug=slug)
+    email = request.POST.get("email", "").strip()[:254]
+    try:
+        validate_email(email)
+    except ValidationError:
+        return _gate(request, gallery, error="Enter a valid email address.", status=400) or (
+            HttpResponseRedirect(f"/g/{gallery.slug}/")
+        )
+    try:
+        grant = services.visitor_register(
+            gallery=gallery,
+            grant=_grant(request, gallery),
+            email=email,
+            name=request.POST.get("name", "").strip()[:120],
+        )
+    except ApplicationError as exc:
+        return _gate(request, gallery, error=exc.message, status=exc.status_code) or (
+            HttpResponseRedirect(f"/g/{gallery.slug}/")
+        )
+    return _with_grant(request, gallery, grant)

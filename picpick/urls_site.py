@@ -1,0 +1,27 @@
+"""The URLs of studio sites: ``<slug>.<PICPICK_BASE_DOMAIN>`` and active custom domains.
+
+domains.middleware.HostRoutingMiddleware selects this list for studio hosts (``request.site``
+says which studio): the API, the admin and the docs do not exist here.
+"""
+
+from django.urls import include, path
+
+from faces.urls import public_urlpatterns as faces_public
+from guests.urls import public_urlpatterns as guests_public
+from picpick.urls import healthz
+
+guest_api = guests_public + faces_public
+
+handler400 = "picpick.core.errors.json_400"
+handler403 = "picpick.core.errors.json_403"
+handler404 = "guests.views.not_found"
+handler500 = "picpick.core.errors.json_500"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    # The local storage backend serves its signed object URLs here too.
+    path("storage/", include("picpick.core.storage.urls")),
+    # The guest API, as on the API host, but only for this studio's galleries.
+    path("api/v1/", include((guest_api, "guest-api"))),
+    path("", include("guests.site_urls")),
+]

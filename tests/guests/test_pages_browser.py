@@ -1,0 +1,231 @@
+"""The guest pages in a real headless Chromium (Debian's package and its chromedriver; no
+browser download), reaching the live server under a studio's custom domain through
+``--host-resolver-rules``: PIN, viewer, favourite, selfie search, download.
+
+Screenshots of each step are kept as test artefacts in ``var/test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from PIL import Image
+
+from domains.models import Domain
+from galleries.models import Gallery
+from guests import services as guest_services
+from guests.models import Favourite, Visitor
+from picpick.core.storage import get_storage
+from tests.faces_search.conftest import build_shared_gallery, shared_faces  # noqa: F401
+from tests.scenes import faces_dir
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+HOST = "photos.annasmith.test"
+PIN = "2468"
+ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "browser"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
+    ),
+]
+
+
+@pytest.fixture
+def browser(tmp_path, live_server):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    port = live_server.url.rsplit(":", 1)[1]
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--host-resolver-rules=MAP {HOST} 127.0.0.1",
+    ):
+        options.add_argument(argument)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    driver.site = f"http://{HOST}:{port}"
+    driver.downloads = downloads
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> None:
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def wait_for(condition, timeout: float = 15.0, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+def _jpeg(file: str, long_edge: int) -> bytes:
+    image = Image.open(faces_dir() / file).convert("RGB")
+    image.thumbnail((long_edge, long_edge))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+@pytest.fixture
+def pin_gallery(studio_a, shared_faces, local_storage):  # noqa: F811
+    shared = build_shared_gallery(studio_a, shared_faces)
+    gallery = shared.gallery
+    Gallery.objects.filter(id=gallery.id).update(slug="smith-wedding", name="Smith Wedding")
+    gallery.refresh_from_db()
+    guest_services.guest_access_update(
+        gallery=gallery, changes={"access": "pin", "secret": PIN, "download_sizes": ["web"]}
+    )
+    storage = get_storage()
+    for file, photo in shared.photo_of_file.items():
+        for name, edge in (("thumb", 400), ("preview", 1200), ("preview_wm", 1200)):
+            storage.put_object(
+                key=photo.derivatives[name]["key"],
+                body=_jpeg(file, edge),
+                content_type="image/jpeg",
+            )
+    now = timezone.now()
+    Domain.objects.create(
+        studio=studio_a,
+        hostname=HOST,
+        held_hostname=HOST,
+        kind=Domain.Kind.SUBDOMAIN,
+        state=Domain.State.ACTIVE,
+        challenge_token="t" * 32,
+        verify_started_at=now,
+        verified_at=now,
+        activated_at=now,
+    )
+    return shared
+
+
+def test_a_guest_opens_a_pin_gallery_favourites_finds_themselves_and_downloads(
+    browser,
+    pin_gallery,
+    shared_faces,  # noqa: F811
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    gallery = pin_gallery.gallery
+    browser.get(f"{browser.site}/g/{gallery.slug}/")
+    assert "Enter the gallery PIN" in browser.page_source
+    shot(browser, "01-pin")
+
+    # A wrong PIN: an error, still locked.
+    browser.find_element(By.ID, "secret").send_keys("0000", Keys.ENTER)
+    wait_for(lambda: browser.find_elements(By.ID, "gate-error"), message="the PIN error")
+    assert "Wrong pin" in browser.find_element(By.ID, "gate-error").text
+    shot(browser, "02-wrong-pin")
+
+    # The right PIN: the grid fills with every photo.
+    browser.find_element(By.ID, "secret").send_keys(PIN, Keys.ENTER)
+    photo_count = len(pin_gallery.photo_of_file)
+    tiles = wait_for(
+        lambda: (
+            (t := browser.find_elements(By.CSS_SELECTOR, "#grid .tile"))
+            and len(t) == photo_count
+            and t
+        ),
+        message="the grid",
+    )
+    wait_for(
+        lambda: browser.execute_script(
+            "return [...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth > 0)"
+        ),
+        message="thumbnails to load",
+    )
+    shot(browser, "03-grid")
+
+    # The viewer: a preview, keyboard navigation.
+    tiles[0].click()
+    wait_for(
+        lambda: browser.execute_script(
+            "const i = document.getElementById('viewer-img'); return i.complete && i.naturalWidth > 0"
+        ),
+        message="the preview",
+    )
+    assert browser.find_element(By.ID, "viewer-caption").text == f"1 / {photo_count}"
+    browser.find_element(By.ID, "viewer").send_keys(Keys.ARROW_RIGHT)
+    wait_for(
+        lambda: browser.find_element(By.ID, "viewer-caption").text == f"2 / {photo_count}",
+        message="the next photo",
+    )
+    shot(browser, "04-viewer")
+
+    # Favourite: the guest gives an email first, then the photo is kept.
+    browser.find_element(By.ID, "viewer-fav").click()
+    wait_for(lambda: browser.find_element(By.ID, "fav-email").is_displayed(), message="email")
+    browser.find_element(By.ID, "fav-email").send_keys("guest@example.com", Keys.ENTER)
+    wait_for(
+        lambda: browser.find_element(By.ID, "viewer-fav").get_attribute("aria-pressed") == "true",
+        message="the favourite",
+    )
+    second = browser.find_elements(By.CSS_SELECTOR, "#grid .tile")[1].get_attribute("data-photo")
+    assert Visitor.objects.filter(gallery=gallery, email="guest@example.com").exists()
+    assert list(Favourite.objects.values_list("photo_id", flat=True)) == [
+        __import__("uuid").UUID(second)
+    ]
+    shot(browser, "05-favourite")
+
+    # Download: the link gives the file.
+    link = browser.find_element(By.CSS_SELECTOR, "#viewer-downloads a.download")
+    link.click()
+    downloaded = wait_for(
+        lambda: [p for p in browser.downloads.iterdir() if p.suffix == ".jpg"],
+        message="the downloaded photo",
+    )
+    assert downloaded[0].read_bytes()[:3] == b"\xff\xd8\xff"
+    browser.find_element(By.ID, "viewer-close").click()
+
+    # Selfie search: exactly the photos of that person.
+    browser.find_element(By.ID, "open-selfie").click()
+    selfie = faces_dir() / "obama" / "obama1.jpg"
+    browser.find_element(By.ID, "selfie").send_keys(str(selfie))
+    shot(browser, "06-selfie")
+    browser.find_element(By.ID, "selfie-search").click()
+    wait_for(
+        lambda: "We found you" in browser.find_element(By.ID, "status").text, message="results"
+    )
+    found = {
+        t.get_attribute("data-photo") for t in browser.find_elements(By.CSS_SELECTOR, "#grid .tile")
+    }
+    expected = {str(pid) for pid in pin_gallery.photo_ids_of("obama", shared_faces)}
+    assert found == expected
+    shot(browser, "07-selfie-results")
+
+
+def test_a_gallery_of_another_studio_is_not_found_on_this_domain(browser, pin_gallery, studio_b):
+    from tests.factories import GalleryFactory
+
+    other = GalleryFactory(studio=studio_b, status=Gallery.Status.PUBLISHED, slug="bobs-party")
+    browser.get(f"{browser.site}/g/{other.slug}/")
+    assert "Not found" in browser.page_source
+    browser.get(f"{browser.site}/")
+    assert "Anna Smith Photography" in browser.page_source
+    shot(browser, "08-home")
