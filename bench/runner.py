@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -50,6 +52,34 @@ def _load(path: Path) -> ModuleType:
 
 
 def run_one(path: Path) -> Outcome:
+    """Run one benchmark in a fresh interpreter: no benchmark inherits another's Django
+    settings overrides, Celery connection pools (a worker benchmark once published to the
+    broker an earlier benchmark had opened), caches or heap."""
+    with tempfile.TemporaryDirectory(prefix="picpick-bench-") as folder:
+        out = Path(folder) / "outcome.json"
+        started = time.perf_counter()
+        child = subprocess.run(  # noqa: S603  (our own interpreter and module)
+            [sys.executable, "-m", "bench.runner", "--one", str(path), "--outcome", str(out)],
+            cwd=BENCH_DIR.parent,
+            check=False,
+        )
+        if not out.is_file():
+            return Outcome(
+                module=path.stem.removeprefix("bench_"),
+                error=f"{path.name}: the benchmark process exited {child.returncode} without "
+                "a result",
+                seconds=time.perf_counter() - started,
+            )
+        data = json.loads(out.read_text())
+    return Outcome(
+        module=data["module"],
+        results=[Result(**r) for r in data["results"]],
+        error=data["error"],
+        seconds=data["seconds"],
+    )
+
+
+def run_in_process(path: Path) -> Outcome:
     outcome = Outcome(module=path.stem.removeprefix("bench_"))
     started = time.perf_counter()
     try:
@@ -107,7 +137,24 @@ def summary(outcomes: list[Outcome]) -> str:
     )
 
 
+def _child(path: Path, out: Path) -> int:
+    outcome = run_in_process(path)
+    out.write_text(
+        json.dumps(
+            {
+                "module": outcome.module,
+                "results": [r.as_dict() for r in outcome.results],
+                "error": outcome.error,
+                "seconds": outcome.seconds,
+            }
+        )
+    )
+    return EXIT_OK
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--one"]:  # a child of run_one
+        return _child(Path(argv[1]), Path(argv[3]))
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("patterns", nargs="*", help="run only benchmarks whose name contains one")
     parser.add_argument("--dir", type=Path, default=BENCH_DIR, help="where bench_*.py live")
@@ -142,3 +189,7 @@ def main(argv: list[str]) -> int:
     print(summary(outcomes))
     print(f"written to {args.output}")
     return EXIT_CRASHED if any(o.error for o in outcomes) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
