@@ -637,8 +637,9 @@ class ZipJobApi(GuestAPIView):
         summary="A ZIP job's progress, and its URL when ready",
         auth=[],
         parameters=[TOKEN_HEADER],
-        responses={200: ZipJobSerializer, **error_responses(403, 404, 410, **_GUEST_ERRORS)},
+        responses={200: ZipJobSerializer, **error_responses(403, 404, 410, **_DOWNLOAD_ERRORS)},
     )
     def get(self, request, gallery_id, job_id):
-        gallery, _grant = self.open_gallery(gallery_id)
-        return Response(zip_body(services.zip_job_get(gallery=gallery, job_id=job_id)))
+        gallery, grant = self.open_gallery(gallery_id)
+        job = services.zip_job_get(gallery=gallery, grant=grant, job_id=job_id)
+        return Response(zip_body(job))

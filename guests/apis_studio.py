@@ -178,6 +178,12 @@ class FavouriteExportApi(StudioAPIView):
     class Filters(InputSerializer):
         format = serializers.ChoiceField(choices=["lightroom", "txt"], default="lightroom")
 
+    def perform_content_negotiation(self, request, force=False):
+        # ``?format=`` is this view's own parameter (lightroom/txt), not DRF's renderer
+        # override, which would answer 404 to it; the body is text, errors are JSON.
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
     @extend_schema(
         tags=TAGS,
         operation_id="favourite_lists_export",

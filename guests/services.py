@@ -14,13 +14,14 @@ from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from galleries import keys
 from galleries.lock_objects import gallery_lock
 from galleries.models import DownloadJob, Gallery
-from galleries.selectors.delivery import SignedUrl, photo_download_url
+from galleries.selectors.delivery import SignedUrl, download_counts, photo_download_url
 from galleries.services.downloads import download_job_request
 from guests import selectors
 from guests.access import Grant
@@ -87,14 +88,16 @@ def grant_require(*, gallery: Gallery, grant: Grant | None) -> Grant:
     return current
 
 
-def _attempt(*, gallery: Gallery, address: str, what: str) -> None:
+def _attempt_key(*, gallery: Gallery, address: str, what: str) -> str:
+    return f"{what}:{gallery.id}:{ratelimit.client_hash(address, purpose='guest')}"
+
+
+def _attempt(*, gallery: Gallery, address: str, what: str) -> str:
+    """Take a guess slot before the secret is checked; the key, to give it back on success
+    (only wrong guesses count: guests behind one venue address don't lock each other out)."""
+    key = _attempt_key(gallery=gallery, address=address, what=what)
     wait = ratelimit.take(
-        [
-            (
-                f"{what}:{gallery.id}:{ratelimit.client_hash(address, purpose='guest')}",
-                settings.PICPICK_GUEST_UNLOCK_ATTEMPTS,
-            )
-        ],
+        [(key, settings.PICPICK_GUEST_UNLOCK_ATTEMPTS)],
         window=settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS,
     )
     if wait is not None:
@@ -104,6 +107,11 @@ def _attempt(*, gallery: Gallery, address: str, what: str) -> None:
             retry_after=wait,
             code="too_many_attempts",
         )
+    return key
+
+
+def _attempt_succeeded(key: str) -> None:
+    ratelimit.give_back(key, window=settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS)
 
 
 def gallery_unlock(
@@ -115,9 +123,10 @@ def gallery_unlock(
     current = grant_current(gallery=gallery, grant=grant)
     if gallery.access == Gallery.Access.PUBLIC:
         return current  # type: ignore[return-value]  # never None for a public gallery
-    _attempt(gallery=gallery, address=address, what="unlock")
+    key = _attempt(gallery=gallery, address=address, what="unlock")
     if not secret or not check_password(secret, gallery.access_secret):
         raise Forbidden(f"Wrong {gallery.access}.", code=f"wrong_{gallery.access}")
+    _attempt_succeeded(key)
     visitor_id = grant.visitor_id if grant and grant.gallery_id == gallery.id else None
     return Grant(
         gallery_id=gallery.id, access_version=gallery.access_version, visitor_id=visitor_id
@@ -133,24 +142,28 @@ def visitor_register(*, gallery: Gallery, grant: Grant | None, email: str, name:
     if current is None:
         raise Forbidden("Unlock the gallery first.", code="gallery_locked")
     email = email.strip().lower()
-    now = timezone.now()
-    updated = Visitor.objects.filter(gallery=gallery, email=email).update(
-        visits=F("visits") + 1, last_seen_at=now, **({"name": name} if name else {})
-    )
-    if not updated:
-        try:
-            with transaction.atomic():
-                Visitor.objects.create(
-                    studio_id=gallery.studio_id,
-                    gallery=gallery,
-                    email=email,
-                    name=name,
-                    last_seen_at=now,
-                )
-        except IntegrityError:  # the same email registered at the same moment
-            Visitor.objects.filter(gallery=gallery, email=email).update(
-                visits=F("visits") + 1, last_seen_at=now
+    # An upsert, not UPDATE-then-INSERT: a duplicate-key INSERT leaves InnoDB holding a shared
+    # lock, so the same email registering twice at once lost a visit or deadlocked (as in
+    # galleries.lock_objects.studio_usage_lock). This takes the row's exclusive lock at once.
+    upsert: dict = {"update_conflicts": True, "update_fields": ["last_seen_at"]}
+    if connection.features.supports_update_conflicts_with_target:
+        upsert["unique_fields"] = ["gallery", "email"]
+    Visitor.objects.bulk_create(
+        [
+            Visitor(
+                studio_id=gallery.studio_id,
+                gallery=gallery,
+                email=email,
+                name=name,
+                visits=0,
+                last_seen_at=timezone.now(),
             )
+        ],
+        **upsert,
+    )
+    Visitor.objects.filter(gallery=gallery, email=email).update(
+        visits=F("visits") + 1, **({"name": name} if name else {})
+    )
     visitor = Visitor.objects.get(gallery=gallery, email=email)
     return current.with_visitor(visitor.id)
 
@@ -173,9 +186,13 @@ def favourite_list_create(*, gallery: Gallery, grant: Grant, name: str) -> Favou
         raise Conflict("You already have a list with that name.", code="list_exists")
     if FavouriteList.objects.filter(visitor=visitor).count() >= settings.PICPICK_GUEST_MAX_LISTS:
         raise Unprocessable("You have too many lists.", code="too_many_lists")
-    return FavouriteList.objects.create(
-        studio_id=gallery.studio_id, gallery=gallery, visitor=visitor, name=name
-    )
+    try:
+        with transaction.atomic():
+            return FavouriteList.objects.create(
+                studio_id=gallery.studio_id, gallery=gallery, visitor=visitor, name=name
+            )
+    except IntegrityError:  # the same name created at the same moment (another device)
+        raise Conflict("You already have a list with that name.", code="list_exists") from None
 
 
 def _default_list(gallery: Gallery, visitor: Visitor) -> FavouriteList:
@@ -207,8 +224,9 @@ def favourite_set(
         if list_id
         else _default_list(gallery, visitor)
     )
-    # The list row lock serialises adds to one list: the count stays exact.
-    FavouriteList.objects.select_for_update().filter(id=favourite_list.id).first()
+    # The list row lock serialises adds to one list: the count stays exact, and the limit is
+    # checked against the count read under the lock (not the one read before it).
+    favourite_list = FavouriteList.objects.select_for_update().get(id=favourite_list.id)
     favourite = Favourite.objects.filter(favourite_list=favourite_list, photo=photo).first()
     if favourite is not None:
         favourite.comment = comment
@@ -264,9 +282,10 @@ def _download_check(*, gallery: Gallery, grant: Grant, size: str) -> None:
 def downloads_unlock(*, gallery: Gallery, grant: Grant, pin: str, address: str) -> Grant:
     if not gallery.download_pin:
         return grant.with_downloads()
-    _attempt(gallery=gallery, address=address, what="download-pin")
+    key = _attempt(gallery=gallery, address=address, what="download-pin")
     if not pin or not check_password(pin, gallery.download_pin):
         raise Forbidden("Wrong download PIN.", code="wrong_download_pin")
+    _attempt_succeeded(key)
     return grant.with_downloads()
 
 
@@ -281,19 +300,51 @@ def photo_download(
     return photo_download_url(photo=photo, size=source)
 
 
+@transaction.atomic
 def zip_request(
     *, gallery: Gallery, grant: Grant, size: str, album_id: uuid.UUID | None
 ) -> tuple[DownloadJob, bool]:
     _download_check(gallery=gallery, grant=grant, size=size)
     visitor = selectors.visitor_get(gallery=gallery, visitor_id=grant.visitor_id)
     job, created = download_job_request(gallery=gallery, by=None, size=size, album_id=album_id)
+    if job.requested_by_id is not None:
+        # A studio member's identical ZIP was reused, but guests never see members' jobs
+        # (zip_job_get): the guest gets one of their own. The gallery lock taken above is held
+        # until commit, so guests asking at the same moment share that one.
+        job, created = _guest_zip_job_create(gallery=gallery, like=job), True
     if created and visitor is not None:
         DownloadJob.objects.filter(id=job.id).update(requested_by_email=visitor.email)
     return job, created
 
 
-def zip_job_get(*, gallery: Gallery, job_id: uuid.UUID | str) -> DownloadJob:
-    """A ZIP job of this gallery (guests see only jobs without a studio member behind them)."""
+def _guest_zip_job_create(*, gallery: Gallery, like: DownloadJob) -> DownloadJob:
+    from galleries.tasks import delivery_send, download_build
+
+    job = DownloadJob(
+        studio=gallery.studio,
+        gallery=gallery,
+        album_id=like.album_id,
+        requested_by=None,
+        size=like.size,
+        state=DownloadJob.State.QUEUED,
+    )
+    job.result_key = keys.zip_key(gallery.studio_id, gallery.id, job.id)
+    job.file_count, job.files_skipped, job.bytes_total = download_counts(job=job)
+    if not job.file_count:
+        raise Conflict(
+            "Nothing to download: no photo here has that size ready.",
+            code="nothing_to_download",
+        )
+    job.save(force_insert=True)
+    job_id = str(job.id)
+    transaction.on_commit(lambda: delivery_send(download_build, job_id))
+    return job
+
+
+def zip_job_get(*, gallery: Gallery, grant: Grant, job_id: uuid.UUID | str) -> DownloadJob:
+    """A ZIP job of this gallery (guests see only jobs without a studio member behind them),
+    while the guest may download its size: guests share jobs, so a job id alone must not get
+    round the download PIN or a size the studio stopped offering."""
     try:
         job_id = uuid.UUID(str(job_id))
     except ValueError:
@@ -301,6 +352,7 @@ def zip_job_get(*, gallery: Gallery, job_id: uuid.UUID | str) -> DownloadJob:
     job = DownloadJob.objects.filter(gallery=gallery, id=job_id, requested_by__isnull=True).first()
     if job is None:
         raise NotFound("No such download.")
+    _download_check(gallery=gallery, grant=grant, size=job.size)
     return job
 
 
@@ -314,8 +366,13 @@ class GuestAccessChanges(TypedDict, total=False):
     download_pin: str
 
 
+def _is_pin(value: str) -> bool:
+    # ASCII only: str.isdigit() also takes "²³⁴⁵" and full-width digits no keypad types.
+    return value.isascii() and value.isdigit() and 4 <= len(value) <= 8
+
+
 def _check_secret(access: str, secret: str) -> None:
-    if access == Gallery.Access.PIN and not (secret.isdigit() and 4 <= len(secret) <= 8):
+    if access == Gallery.Access.PIN and not _is_pin(secret):
         raise Unprocessable(
             "A PIN is 4 to 8 digits.", code="invalid_pin", fields={"secret": ["4 to 8 digits."]}
         )
@@ -358,7 +415,7 @@ def guest_access_update(*, gallery: Gallery, changes: GuestAccessChanges) -> Gal
         fields.append("download_sizes")
     if "download_pin" in changes:
         pin = changes["download_pin"]
-        if pin and not (pin.isdigit() and 4 <= len(pin) <= 8):
+        if pin and not _is_pin(pin):
             raise Unprocessable(
                 "A PIN is 4 to 8 digits.",
                 code="invalid_pin",

@@ -65,9 +65,7 @@ def site_page(view):
             try:
                 response = view(request, *args, **kwargs)
             except NotFound:
-                response = render(
-                    request, "guests/not_found.html", {"studio": studio}, status=404
-                )
+                response = render(request, "guests/not_found.html", {"studio": studio}, status=404)
         response["Content-Security-Policy"] = content_security_policy()
         response["Referrer-Policy"] = "same-origin"
         response["X-Content-Type-Options"] = "nosniff"
@@ -135,8 +133,7 @@ def gallery_page(request, slug: str):
         "albums": selectors.guest_albums(gallery=gallery),
         "cover": gallery_cover_thumb_urls(galleries=[gallery])[gallery.id],
         "visitor": visitor,
-        "face_search": gallery.face_recognition_enabled
-        and request.studio.face_recognition_enabled,
+        "face_search": gallery.face_recognition_enabled and request.studio.face_recognition_enabled,
         "download_sizes": gallery.download_sizes or [],
         "download_pin_needed": bool(gallery.download_pin) and not grant.downloads_unlocked,
     }

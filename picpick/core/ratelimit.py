@@ -31,6 +31,21 @@ def _count(key: str, *, timeout: int) -> int:
         return 1
 
 
+def _slot_key(key: str, window: int) -> str:
+    return f"rate:{key}:{int(time.time() // window)}"
+
+
+def give_back(key: str, *, window: int) -> None:
+    """Return one slot taken in the current window: for limits that count only failures
+    (a slot is taken before the check, so concurrent callers cannot overrun the limit, and
+    given back when the attempt turns out fine)."""
+    try:
+        if (cache.get(_slot_key(key, window)) or 0) > 0:
+            cache.decr(_slot_key(key, window))
+    except ValueError:  # the window ended in between: nothing to give back
+        pass
+
+
 def take(limits: list[tuple[str, int]], *, window: int) -> int | None:
     """Count one request against each ``(key, limit)`` in order; the seconds until the window
     ends when one is exceeded (later keys are then not counted), else None."""

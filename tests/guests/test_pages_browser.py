@@ -156,7 +156,8 @@ def test_a_guest_opens_a_pin_gallery_favourites_finds_themselves_and_downloads(
     )
     wait_for(
         lambda: browser.execute_script(
-            "return [...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth > 0)"
+            "return [...document.querySelectorAll('#grid img')]"
+            ".every(i => i.complete && i.naturalWidth > 0)"
         ),
         message="thumbnails to load",
     )
@@ -166,7 +167,8 @@ def test_a_guest_opens_a_pin_gallery_favourites_finds_themselves_and_downloads(
     tiles[0].click()
     wait_for(
         lambda: browser.execute_script(
-            "const i = document.getElementById('viewer-img'); return i.complete && i.naturalWidth > 0"
+            "const i = document.getElementById('viewer-img');"
+            "return i.complete && i.naturalWidth > 0"
         ),
         message="the preview",
     )
