@@ -14,8 +14,12 @@ from django.conf import settings
 from django.http import HttpResponseRedirect
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -562,7 +566,7 @@ class PhotoDownloadApi(GuestAPIView):
                 "GuestDownloadUrl",
                 {"url": serializers.URLField(), "expires_at": serializers.DateTimeField()},
             ),
-            302: OpenApiTypes.NONE,
+            302: OpenApiResponse(description="Redirect to the signed URL (`Location`)."),
             **error_responses(400, 403, 404, 409, 410, **_DOWNLOAD_ERRORS),
         },
     )
