@@ -77,6 +77,8 @@ class Studio(BaseModel):
     face_recognition_enabled = models.BooleanField(default=True)
     # Face data of a gallery is deleted this many days after the gallery expires.
     face_retention_days = models.PositiveIntegerField(default=30)
+    # The logo on the studio's site (a PNG in object storage; guests.services sets it).
+    logo_key = models.CharField(max_length=500, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -52,5 +52,9 @@ def zip_key(studio_id: uuid.UUID, gallery_id: uuid.UUID, job_id: uuid.UUID) -> s
     return f"{gallery_prefix(studio_id, gallery_id)}zips/{job_id}.zip"
 
 
+def studio_logo_key(studio_id: uuid.UUID) -> str:
+    return f"{studio_prefix(studio_id)}site/logo.png"
+
+
 def watermark_logo_key(studio_id: uuid.UUID, watermark_id: uuid.UUID) -> str:
     return f"{studio_prefix(studio_id)}watermarks/{watermark_id}.png"

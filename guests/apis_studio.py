@@ -7,11 +7,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.permissions import Perm
 from galleries import selectors as gallery_selectors
 from galleries.models import DownloadJob, Gallery
+from galleries.services.watermarks import LOGO_MAX_BYTES
 from guests import selectors, services
 from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
@@ -214,3 +216,67 @@ class FavouriteExportApi(StudioAPIView):
         safe = "".join(c if c.isalnum() else "-" for c in favourite_list.name)[:40]
         response["Content-Disposition"] = f'attachment; filename="favourites-{safe}.txt"'
         return response
+
+
+class StudioLogoSerializer(serializers.Serializer):
+    logo_url = serializers.CharField(allow_null=True, help_text="Short-lived; null: no logo.")
+
+
+class StudioLogoApi(StudioAPIView):
+    """The logo guests see on the studio's site (home and gallery pages)."""
+
+    permissions = {"GET": Perm.STUDIO_VIEW, "POST": Perm.STUDIO_EDIT, "DELETE": Perm.STUDIO_EDIT}
+    parser_classes = [MultiPartParser]
+    # The API's body limit is 1 MiB; a logo may be 2 MiB, plus the multipart framing.
+    max_body_bytes = LOGO_MAX_BYTES + 64 * 1024
+
+    class StudioLogoInputSerializer(InputSerializer):
+        file = serializers.FileField(help_text="A PNG, at most 2 MiB and 4096 px a side.")
+
+    def _body(self) -> dict:
+        return StudioLogoSerializer(
+            {"logo_url": selectors.studio_logo_url(studio=self.studio)}
+        ).data
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="studio_logo_get",
+        summary="The studio site's logo",
+        responses={200: StudioLogoSerializer, **error_responses(401, 403)},
+    )
+    def get(self, request):
+        return Response(self._body())
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="studio_logo_upload",
+        summary="Upload the studio site's logo (multipart field `file`, a PNG ≤ 2 MiB)",
+        request={"multipart/form-data": StudioLogoInputSerializer},
+        responses={
+            200: StudioLogoSerializer,
+            **error_responses(
+                400,
+                401,
+                403,
+                413,
+                e400="`validation_error` (no file), `invalid_logo` (not a PNG, too many pixels)",
+                e413="`logo_too_large` or `payload_too_large`",
+            ),
+        },
+    )
+    def post(self, request):
+        serializer = self.StudioLogoInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # At most max_body_bytes (the middleware refused anything larger), so reading is fine.
+        services.studio_logo_set(studio=self.studio, data=serializer.validated_data["file"].read())
+        return Response(self._body())
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="studio_logo_delete",
+        summary="Remove the studio site's logo",
+        responses={200: StudioLogoSerializer, **error_responses(401, 403)},
+    )
+    def delete(self, request):
+        services.studio_logo_remove(studio=self.studio)
+        return Response(self._body())

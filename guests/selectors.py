@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from galleries.selectors.delivery import GUEST_URL_SOURCES, photo_urls_many
 from guests.models import Favourite, FavouriteList, Visitor
 from picpick.core.errors import NotFound
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
+from picpick.core.storage import get_storage
 
 
 def _published(studio_id: uuid.UUID | None) -> QuerySet[Gallery]:
@@ -48,6 +50,14 @@ def guest_gallery_get(*, gallery_id: uuid.UUID | str, studio_id: uuid.UUID | Non
 
 def is_expired(gallery: Gallery) -> bool:
     return gallery.expires_at is not None and gallery.expires_at <= timezone.now()
+
+
+def studio_logo_url(*, studio: Studio) -> str | None:
+    if not studio.logo_key:
+        return None
+    return get_storage().presign_get(
+        key=studio.logo_key, expires_in=settings.PICPICK_STORAGE_GET_EXPIRES
+    )
 
 
 def studio_home_galleries(*, studio: Studio) -> list[Gallery]:

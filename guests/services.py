@@ -18,11 +18,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import Studio
 from galleries import keys
 from galleries.lock_objects import gallery_lock
 from galleries.models import DownloadJob, Gallery
 from galleries.selectors.delivery import SignedUrl, download_counts, photo_download_url
 from galleries.services.downloads import download_job_request
+from galleries.services.watermarks import logo_validate
 from guests import selectors
 from guests.access import Grant
 from guests.models import Favourite, FavouriteList, Visitor
@@ -35,6 +37,7 @@ from picpick.core.errors import (
     RateLimited,
     Unprocessable,
 )
+from picpick.core.storage import get_storage
 
 logger = logging.getLogger(__name__)
 
@@ -427,3 +430,29 @@ def guest_access_update(*, gallery: Gallery, changes: GuestAccessChanges) -> Gal
         gallery.save(update_fields=[*fields, "updated_at"])
         gallery.refresh_from_db(fields=["access_version"])
     return gallery
+
+
+# --- The studio's site ------------------------------------------------------------------------
+@transaction.atomic
+def studio_logo_set(*, studio: Studio, data: bytes) -> Studio:
+    """The logo on the studio's site: a PNG, checked like a watermark logo (size, pixels)."""
+    logo_validate(data)
+    key = keys.studio_logo_key(studio.id)
+    # Written before the commit: a failed transaction leaves an object the next upload
+    # replaces (the key is fixed per studio).
+    get_storage().put_object(
+        key=key, body=data, content_type="image/png", cache_control="private, max-age=300"
+    )
+    Studio.objects.filter(id=studio.id).update(logo_key=key)
+    studio.logo_key = key
+    return studio
+
+
+@transaction.atomic
+def studio_logo_remove(*, studio: Studio) -> Studio:
+    key = studio.logo_key
+    Studio.objects.filter(id=studio.id).update(logo_key="")
+    studio.logo_key = ""
+    if key:
+        transaction.on_commit(lambda: get_storage().delete_many(keys=[key]))
+    return studio

@@ -57,6 +57,7 @@ public_urlpatterns = [
 ]
 
 studio_urlpatterns = [
+    path("studio/logo/", apis_studio.StudioLogoApi.as_view(), name="studio-logo"),
     path(
         "galleries/<uuid:gallery_id>/guest-access/",
         apis_studio.GuestAccessApi.as_view(),

@@ -51,6 +51,13 @@ def content_security_policy() -> str:
     )
 
 
+def _render(request, template: str, context: dict, status: int = 200):
+    """A site page: the studio's name and logo in the header of every one."""
+    studio = context.get("studio")
+    logo_url = selectors.studio_logo_url(studio=studio) if studio is not None else None
+    return render(request, template, {**context, "logo_url": logo_url}, status=status)
+
+
 def site_page(view):
     """The studio of the host for the view (404 page otherwise), CSP and no caching."""
 
@@ -59,13 +66,13 @@ def site_page(view):
         site = getattr(request, "site", None)
         studio = studio_for_site(site=site) if site is not None else None
         if studio is None:
-            response = render(request, "guests/not_found.html", {"studio": None}, status=404)
+            response = _render(request, "guests/not_found.html", {"studio": None}, status=404)
         else:
             request.studio = studio
             try:
                 response = view(request, *args, **kwargs)
             except NotFound:
-                response = render(request, "guests/not_found.html", {"studio": studio}, status=404)
+                response = _render(request, "guests/not_found.html", {"studio": studio}, status=404)
         response["Content-Security-Policy"] = content_security_policy()
         response["Referrer-Policy"] = "same-origin"
         response["X-Content-Type-Options"] = "nosniff"
@@ -85,7 +92,7 @@ def not_found(request, exception=None):
     site = getattr(request, "site", None)
     if site is not None:
         studio = studio_for_site(site=site)
-    response = render(request, "guests/not_found.html", {"studio": studio}, status=404)
+    response = _render(request, "guests/not_found.html", {"studio": studio}, status=404)
     response["Content-Security-Policy"] = content_security_policy()
     return response
 
@@ -96,7 +103,7 @@ def home(request):
     galleries = selectors.studio_home_galleries(studio=request.studio)
     covers = gallery_cover_thumb_urls(galleries=galleries)
     cards = [{"gallery": g, "cover": covers.get(g.id)} for g in galleries]
-    return render(request, "guests/home.html", {"studio": request.studio, "cards": cards})
+    return _render(request, "guests/home.html", {"studio": request.studio, "cards": cards})
 
 
 def _grant(request, gallery: Gallery):
@@ -108,12 +115,12 @@ def _gate(request, gallery: Gallery, *, error: str = "", status: int = 200):
     """The page a guest gets before the gallery itself, or None when they may look."""
     context = {"studio": request.studio, "gallery": gallery, "error": error}
     if selectors.is_expired(gallery):
-        return render(request, "guests/expired.html", context, status=410)
+        return _render(request, "guests/expired.html", context, status=410)
     grant = services.grant_current(gallery=gallery, grant=_grant(request, gallery))
     if grant is None:
-        return render(request, "guests/unlock.html", context, status=status)
+        return _render(request, "guests/unlock.html", context, status=status)
     if gallery.require_registration and grant.visitor_id is None:
-        return render(request, "guests/register.html", context, status=status)
+        return _render(request, "guests/register.html", context, status=status)
     return None
 
 
@@ -137,7 +144,7 @@ def gallery_page(request, slug: str):
         "download_sizes": gallery.download_sizes or [],
         "download_pin_needed": bool(gallery.download_pin) and not grant.downloads_unlocked,
     }
-    return render(request, "guests/gallery.html", context)
+    return _render(request, "guests/gallery.html", context)
 
 
 def _with_grant(request, gallery: Gallery, grant) -> HttpResponseRedirect:
