@@ -16,6 +16,36 @@ from tests.factories import MembershipFactory, StudioFactory, UserFactory
 # The S3 (moto server) and local-storage fixtures are shared by every test package.
 pytest_plugins = ["tests.storage_fixtures"]
 
+# Fixtures that read the shared face photos (``../shared/faces``, beside the repository). On a
+# machine without them, the tests that use one — or carry the ``shared_photos`` marker, for
+# the few that read a photo directly — are skipped with a reason instead of erroring.
+SHARED_PHOTO_FIXTURES = frozenset(
+    {
+        "bench_set",
+        "chips",
+        "manifest",
+        "pin_gallery",
+        "real_photo",
+        "shared_faces",
+        "shared_gallery",
+        "shared_image",
+        "small_scene",
+    }
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    from galleries.demo_images import faces_dir
+
+    if (faces_dir() / "manifest.json").is_file():
+        return
+    skip = pytest.mark.skip(reason="the shared face photos are not beside the repository")
+    for item in items:
+        needs = SHARED_PHOTO_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if needs or item.get_closest_marker("shared_photos"):
+            item.add_marker(skip)
+
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -95,6 +95,7 @@ def test_bytes_round_trip():
     assert matrix_from_bytes([]).shape == (0, 128)
 
 
+@pytest.mark.shared_photos
 def test_without_the_small_face_pass_small_faces_are_missed():
     """The second pass is what finds the small faces; switched off, only the first remains."""
     from tests.scenes import build_scene

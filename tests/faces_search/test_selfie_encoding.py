@@ -43,6 +43,7 @@ def test_three_face_selfie_encodes_only_the_largest_face(encoded, shared_faces):
     assert nearest == "biden"
 
 
+@pytest.mark.shared_photos
 def test_one_face_selfie_encodes_one_face(encoded):
     selfie = selfie_face(data=selfie_bytes("obama/obama2.jpg"))
     assert selfie.faces_in_selfie == 1 and len(encoded) == 1
