@@ -81,13 +81,9 @@ def _selfie_bytes(request, serializer_class) -> tuple[bytes, dict]:
     return upload.read(), serializer.validated_data
 
 
-def _client_address(request) -> str:
-    return client_address(request)
-
-
 def _rate_limit(request, gallery_id) -> None:
     wait = search_service.selfie_rate_limit_take(
-        gallery_id=gallery_id, address=_client_address(request)
+        gallery_id=gallery_id, address=client_address(request)
     )
     if wait is not None:
         raise Throttled(wait=wait, detail="Too many selfie searches; try again shortly.")
@@ -220,7 +216,7 @@ class PublicHideMeApi(_GuestSelfieView):
         _rate_limit(request, gallery.id)
         data, fields = _selfie_bytes(request, HideMeInputSerializer)
         hide = search_service.hide_me(
-            gallery=gallery, data=data, email=fields["email"], address=_client_address(request)
+            gallery=gallery, data=data, email=fields["email"], address=client_address(request)
         )
         return Response(HideMeOutputSerializer(hide).data)
 

@@ -235,20 +235,9 @@ class GalleryOpenApi(GuestAPIView):
         data = self.GalleryOpenInput.validate_or_raise(request.data)
         gallery = self._target(data)
         secret = data.get("secret") or ""
-        if gallery.access != Gallery.Access.PUBLIC or secret:
-            if not secret:
-                services.gallery_check_open(gallery=gallery)
-                raise Forbidden(
-                    f"This gallery is protected by a {gallery.access}.",
-                    code="gallery_locked",
-                    extra={"access": gallery.access},
-                )
-            grant = services.gallery_unlock(
-                gallery=gallery, secret=secret, address=client_address(request)
-            )
-        else:
-            services.gallery_check_open(gallery=gallery)
-            grant = services.grant_current(gallery=gallery, grant=None)
+        grant = services.gallery_open(
+            gallery=gallery, secret=secret, address=client_address(request)
+        )
         return self.with_token({"gallery": gallery_body(gallery, grant)}, grant)
 
     def _target(self, data: dict) -> Gallery:

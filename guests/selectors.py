@@ -16,6 +16,7 @@ from galleries.models import Album, Gallery, Photo
 from galleries.selectors.delivery import GUEST_URL_SOURCES, photo_urls_many
 from guests.models import Favourite, FavouriteList, Visitor
 from picpick.core.errors import NotFound
+from picpick.core.ids import uuid_or_404
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
 from picpick.core.storage import get_storage
 
@@ -38,10 +39,7 @@ def site_gallery_by_slug(*, studio_id: uuid.UUID, slug: str) -> Gallery:
 def guest_gallery_get(*, gallery_id: uuid.UUID | str, studio_id: uuid.UUID | None) -> Gallery:
     """A published gallery by id. On a studio's own domain ``studio_id`` is that studio: a
     gallery of another studio is a 404 there; on the API host any studio's gallery opens."""
-    try:
-        gallery_id = uuid.UUID(str(gallery_id))
-    except ValueError:
-        raise NotFound("No such gallery.") from None
+    gallery_id = uuid_or_404(gallery_id, message="No such gallery.")
     gallery = _published(studio_id).filter(id=gallery_id).first()
     if gallery is None:
         raise NotFound("No such gallery.")
@@ -86,10 +84,7 @@ def guest_photos(*, gallery: Gallery, album_id: uuid.UUID | None = None) -> Quer
 
 
 def guest_photo_get(*, gallery: Gallery, photo_id: uuid.UUID | str) -> Photo:
-    try:
-        photo_id = uuid.UUID(str(photo_id))
-    except ValueError:
-        raise NotFound("No such photo.") from None
+    photo_id = uuid_or_404(photo_id, message="No such photo.")
     photo = guest_photos(gallery=gallery).filter(id=photo_id).first()
     if photo is None:
         raise NotFound("No such photo.")
@@ -157,10 +152,7 @@ def visitor_lists(*, visitor: Visitor) -> list[FavouriteList]:
 
 
 def visitor_list_get(*, visitor: Visitor, list_id: uuid.UUID | str) -> FavouriteList:
-    try:
-        list_id = uuid.UUID(str(list_id))
-    except ValueError:
-        raise NotFound("No such list.") from None
+    list_id = uuid_or_404(list_id, message="No such list.")
     found = FavouriteList.objects.filter(visitor=visitor, id=list_id).first()
     if found is None:
         raise NotFound("No such list.")

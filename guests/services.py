@@ -37,6 +37,7 @@ from picpick.core.errors import (
     RateLimited,
     Unprocessable,
 )
+from picpick.core.ids import uuid_or_404
 from picpick.core.storage import get_storage
 
 logger = logging.getLogger(__name__)
@@ -74,15 +75,31 @@ def grant_current(*, gallery: Gallery, grant: Grant | None) -> Grant | None:
     return None
 
 
+def _locked(gallery: Gallery) -> Forbidden:
+    return Forbidden(
+        f"This gallery is protected by a {gallery.access}.",
+        code="gallery_locked",
+        extra={"access": gallery.access},
+    )
+
+
+def gallery_open(*, gallery: Gallery, secret: str, address: str) -> Grant:
+    """A grant from the gallery's link alone (public) or with its password/PIN. Unlike
+    ``grant_require`` it does not ask for the email: the token is what registering needs."""
+    if secret:
+        return gallery_unlock(gallery=gallery, secret=secret, address=address)
+    gallery_check_open(gallery=gallery)
+    grant = grant_current(gallery=gallery, grant=None)
+    if grant is None:
+        raise _locked(gallery)
+    return grant
+
+
 def grant_require(*, gallery: Gallery, grant: Grant | None) -> Grant:
     gallery_check_open(gallery=gallery)
     current = grant_current(gallery=gallery, grant=grant)
     if current is None:
-        raise Forbidden(
-            f"This gallery is protected by a {gallery.access}.",
-            code="gallery_locked",
-            extra={"access": gallery.access},
-        )
+        raise _locked(gallery)
     if gallery.require_registration and current.visitor_id is None:
         raise Forbidden(
             "The studio asks guests to give their email before viewing.",
@@ -256,10 +273,7 @@ def favourite_remove(
     lists = FavouriteList.objects.select_for_update().filter(visitor=visitor)
     if list_id:
         lists = lists.filter(id=selectors.visitor_list_get(visitor=visitor, list_id=list_id).id)
-    try:
-        photo_uuid = uuid.UUID(str(photo_id))
-    except ValueError:
-        raise NotFound("No such photo.") from None
+    photo_uuid = uuid_or_404(photo_id, message="No such photo.")
     for favourite_list in lists:
         deleted, _ = Favourite.objects.filter(
             favourite_list=favourite_list, photo_id=photo_uuid
@@ -348,10 +362,7 @@ def zip_job_get(*, gallery: Gallery, grant: Grant, job_id: uuid.UUID | str) -> D
     """A ZIP job of this gallery (guests see only jobs without a studio member behind them),
     while the guest may download its size: guests share jobs, so a job id alone must not get
     round the download PIN or a size the studio stopped offering."""
-    try:
-        job_id = uuid.UUID(str(job_id))
-    except ValueError:
-        raise NotFound("No such download.") from None
+    job_id = uuid_or_404(job_id, message="No such download.")
     job = DownloadJob.objects.filter(gallery=gallery, id=job_id, requested_by__isnull=True).first()
     if job is None:
         raise NotFound("No such download.")

@@ -21,3 +21,13 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)  # rand_b, 62 bits
     return uuid.UUID(int=value)
+
+
+def uuid_or_404(value: object, *, message: str) -> uuid.UUID:
+    """``value`` as a UUID; a malformed id names no row, so it is a 404 like an unknown one."""
+    from picpick.core.errors import NotFound
+
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(message) from None
