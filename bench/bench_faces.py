@@ -3,7 +3,9 @@
 The labelled set (``SCENES``) is built from ``tests.scenes``: six ``event_scene`` photos (six
 faces each, 40–600 px high in the 6000×4000 original), two group-like scenes of many small
 faces (40–140 px) and one scene with the partial-face sources. Ground truth is the pasted
-boxes.
+boxes. Six hard scenes are reported apart (their own time and recall rows): event photos in a
+busy room full of skin-coloured, textured things, under tungsten light, underexposed, in
+black and white, and a crowd of 18 small faces in the busy room.
 
 The naive baseline -- ``face_recognition.face_locations`` on the full-resolution decode, HOG,
 one upsample -- costs ~10 s per photo here, so it is computed once
@@ -30,6 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE_JSON = Path(__file__).resolve().parent / "faces_baseline.json"
 TARGET_S_PER_PHOTO = 0.5
 TARGET_RECALL_VS_BASELINE = 0.98
+# The hard scenes (``SceneSpec.hard``) are ours, beyond the issue's event photos: a bounded
+# slowdown and most faces, rather than the typical scenes' speed and all of them.
+TARGET_HARD_S_PER_PHOTO = 1.5
+# Per band: in a busy scene the cascade reads the photo at ~3 MP (its cost is per pixel), so
+# faces under ~60 px there are found only where their skin blob stands apart.
+TARGET_HARD_RECALL_BY_BAND = (0.75, 0.98, 0.98, 0.98)
 # Face height bands in original pixels (the issue's crowd-to-portrait range).
 BANDS: tuple[tuple[str, int, int], ...] = (
     ("40-80", 0, 80),
@@ -44,6 +52,16 @@ class SceneSpec(NamedTuple):
     kind: str  # event | group | partial
     seed: int
     heights: tuple[int, ...] = ()
+    clutter: bool = False  # a busy background with skin-coloured shapes
+    look: str = ""  # warm | dim | grey (tests.scenes.graded)
+
+    @property
+    def hard(self) -> bool:
+        return self.clutter or bool(self.look)
+
+    @property
+    def typical_event(self) -> bool:
+        return self.kind == "event" and not self.hard
 
 
 SCENES: tuple[SceneSpec, ...] = (
@@ -51,6 +69,19 @@ SCENES: tuple[SceneSpec, ...] = (
     SceneSpec("group1", "group", 101, (40, 44, 48, 52, 56, 60, 64, 72, 80, 90, 100, 120)),
     SceneSpec("group2", "group", 102, (42, 46, 50, 58, 66, 76, 86, 96, 110, 130, 140, 160)),
     SceneSpec("partial1", "partial", 201, (60, 90, 140, 220, 320, 480)),
+    # The hard ones: what the skin-colour cue of the small-face pass could trip over.
+    SceneSpec("clutter1", "event", 7, clutter=True),
+    SceneSpec("clutter2", "event", 11, clutter=True),
+    SceneSpec("warm1", "event", 8, look="warm"),
+    SceneSpec("dim1", "event", 9, clutter=True, look="dim"),
+    SceneSpec("grey1", "event", 10, look="grey"),
+    SceneSpec(
+        "crowd1",
+        "group",
+        301,
+        (40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 90, 100, 40, 46, 54, 62, 70),
+        clutter=True,
+    ),
 )
 
 
@@ -58,9 +89,13 @@ def build(spec: SceneSpec):
     from tests.scenes import build_scene, event_scene
 
     if spec.kind == "event":
-        return event_scene(spec.seed)
+        return event_scene(spec.seed, clutter=spec.clutter, look=spec.look)
     return build_scene(
-        seed=spec.seed, face_heights=list(spec.heights), include_partial=spec.kind == "partial"
+        seed=spec.seed,
+        face_heights=list(spec.heights),
+        include_partial=spec.kind == "partial",
+        clutter=spec.clutter,
+        look=spec.look,
     )
 
 
@@ -112,14 +147,21 @@ def load_baseline() -> dict:
 
 
 def compute_baseline() -> dict:
-    """The naive full-resolution detector on every scene (slow: run once, cached)."""
+    """The naive full-resolution detector on every scene (slow: run once, cached).
+
+    Scenes already in the cache are kept; only new ones are computed.
+    """
     import face_recognition
     import numpy as np
     from PIL import Image
 
     out = {"method": "face_recognition.face_locations, full resolution, hog, 1 upsample"}
+    cached = {s["name"]: s for s in load_baseline()["scenes"]} if BASELINE_JSON.is_file() else {}
     scenes = []
     for spec in SCENES:
+        if spec.name in cached:
+            scenes.append(cached[spec.name])
+            continue
         scene = build(spec)
         jpeg = scene.jpeg()
         full = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
@@ -201,8 +243,9 @@ def run() -> list[Result]:
         find_faces(working("event1").image, scale=0.5)  # models loaded outside the timing
         found: dict[str, list] = {}
         face_seconds = detect_seconds = encode_seconds = 0.0
-        face_count = 0
+        face_count = typical_photos = 0
         event_seconds: list[float] = []
+        hard_seconds: list[float] = []
         for name in paths:
             decoded = working(name)
             # The face step is detection then encoding; timed apart in the same pass.
@@ -217,15 +260,20 @@ def run() -> list[Result]:
                 config=DEFAULT_CONFIG,
             )
             finished = time.perf_counter()
-            detect_seconds += detected - started
-            encode_seconds += finished - detected
             face_seconds += finished - started
-            if name.startswith("event"):
+            if by_name[name].hard:
+                hard_seconds.append(finished - started)
+            else:
+                # The split and the per-face cost on the issue's kind of photo.
+                detect_seconds += detected - started
+                encode_seconds += finished - detected
+                face_count += len(faces)
+                typical_photos += 1
+            if by_name[name].typical_event:
                 event_seconds.append(finished - started)
-            face_count += len(faces)
             found[name] = [list(face.box) for face in faces]
         together: list[float] = []
-        for name in [n for n in paths if n.startswith("event")]:
+        for name in [n for n in paths if by_name[n].typical_event]:
             started = time.perf_counter()
             decoded = decode(
                 paths[name], filename="scene.jpg", min_long_edge=2048, max_pixels=10**9
@@ -234,7 +282,10 @@ def run() -> list[Result]:
             find_faces(decoded.image, scale=decoded.scale)
             together.append(time.perf_counter() - started)
     photos = len(paths)
-    ours = _recall(baseline["scenes"], found)
+    typical_scenes = [sc for sc in baseline["scenes"] if not by_name[sc["name"]].hard]
+    hard_scenes = [sc for sc in baseline["scenes"] if by_name[sc["name"]].hard]
+    ours = _recall(typical_scenes, found)
+    hard = _recall(hard_scenes, found)
     naive = _recall(baseline["scenes"], {s["name"]: s["found"] for s in baseline["scenes"]})
     naive_seconds = sum(s["seconds"] for s in baseline["scenes"]) / len(baseline["scenes"])
     encode_ms = encode_seconds / max(1, face_count) * 1000
@@ -245,8 +296,18 @@ def run() -> list[Result]:
             "s",
             TARGET_S_PER_PHOTO,
         ),
-        Result.at_most("faces_step_s_per_photo_per_core", face_seconds / photos, "s", 0.5),
-        Result.at_most("faces_detect_s_per_photo_per_core", detect_seconds / photos, "s", 0.5),
+        # Busy skin-coloured rooms, tungsten casts, underexposure, black and white: the
+        # cascade pass looks where skin blobs can't separate faces, at a bounded cost.
+        Result.at_most(
+            "faces_step_hard_event_s_per_photo_per_core",
+            sum(hard_seconds) / len(hard_seconds),
+            "s",
+            TARGET_HARD_S_PER_PHOTO,
+        ),
+        Result.at_most("faces_step_s_per_photo_per_core", face_seconds / photos, "s", 0.75),
+        Result.at_most(
+            "faces_detect_s_per_photo_per_core", detect_seconds / typical_photos, "s", 0.5
+        ),
         # Landmarks, alignment and the 128-d network, per face (batched per photo).
         Result.at_most("faces_encode_ms_per_face", encode_ms, "ms", 25),
         Result.at_most(
@@ -257,7 +318,15 @@ def run() -> list[Result]:
             _at_least(f"faces_recall_{band}px", value, "ratio", TARGET_RECALL_VS_BASELINE)
             for band, value in ours["bands"].items()
         ),
-        Result.at_most("faces_false_positives", ours["false_positives"], "faces", 0),
+        *(
+            _at_least(f"faces_recall_hard_scenes_{band}px", value, "ratio", target)
+            for (band, value), target in zip(
+                hard["bands"].items(), TARGET_HARD_RECALL_BY_BAND, strict=True
+            )
+        ),
+        Result.at_most(
+            "faces_false_positives", ours["false_positives"] + hard["false_positives"], "faces", 0
+        ),
         # The baseline is the yardstick, not a target: its row restates the cached measurement
         # (taken once, partly on a busy machine; about 9 s per photo when idle).
         Result(
@@ -311,29 +380,37 @@ def sweep() -> list[dict]:
         )
     ]
     candidates += [
-        ("two-pass default (800 up1 + skin/texture crops)", FaceConfig(), working),
-        ("two-pass, first pass 1024 up1", FaceConfig(detect_long_edge=1024), working),
-        ("two-pass, first pass 800 up0", FaceConfig(upsample=0), working),
+        (
+            "two-pass default (800 px + skin-blob crops + cascade in busy regions)",
+            FaceConfig(),
+            working,
+        ),
+        ("two-pass, first pass upsampled once", FaceConfig(upsample=1), working),
+        ("two-pass without the cascade (skin blobs only)", FaceConfig(cascade=False), working),
+        ("two-pass, busy regions read at 1.5 MP", FaceConfig(busy_max_pixels=1_500_000), working),
+        ("two-pass, busy regions read at 6 MP", FaceConfig(busy_max_pixels=6_000_000), working),
         ("two-pass, crops zoomed to 160 px", FaceConfig(small_target=160), working),
         ("two-pass default on grey-scale scenes", FaceConfig(), grey),
     ]
     rows = []
     for label, config, images in candidates:
         found = {}
-        seconds = 0.0
+        seconds = {"typical": 0.0, "hard": 0.0}
         for name, (image, scale) in images.items():
             started = time.perf_counter()
             boxes, _ = detect(image, scale=scale, config=config)
-            seconds += time.perf_counter() - started
+            seconds["hard" if by_name[name].hard else "typical"] += time.perf_counter() - started
             found[name] = [[v / scale for v in box] for box in boxes]
-        recall = _recall(baseline["scenes"], found)
-        row = {
-            "config": label,
-            "detect_s_per_photo": round(seconds / len(images), 3),
-            "found": f"{recall['found']}/{recall['total']}",
-            "bands": {k: round(v, 3) for k, v in recall["bands"].items()},
-            "false_positives": recall["false_positives"],
-        }
+        row: dict = {"config": label}
+        for part in ("typical", "hard"):
+            scenes = [s for s in baseline["scenes"] if by_name[s["name"]].hard == (part == "hard")]
+            recall = _recall(scenes, found)
+            row[part] = {
+                "detect_s_per_photo": round(seconds[part] / len(scenes), 3),
+                "found": f"{recall['found']}/{recall['total']}",
+                "bands": {k: round(v, 3) for k, v in recall["bands"].items()},
+                "false_positives": recall["false_positives"],
+            }
         print(row, flush=True)
         rows.append(row)
     return rows

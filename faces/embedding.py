@@ -4,32 +4,40 @@ No Django, no ORM. The media step hands over the working image it already decode
 (``galleries.imaging.Decoded``: upright RGB, ``scale`` working pixels per original pixel), so a
 photo is decoded once. Boxes are returned in *original-image* coordinates.
 
-Chosen by measurement (``bench/bench_faces.py``; 9 scenes of 24 MP, 66 faces of 40–600 px,
-against the naive full-resolution HOG with one upsample, ~10 s a photo here):
+Chosen by measurement (``bench/bench_faces.py``; 24 MP scenes against the naive full-resolution
+HOG with one upsample, ~10 s a photo here: 9 typical scenes with 66 faces of 40–600 px, and 6
+hard ones -- busy skin-coloured rooms, tungsten cast, underexposed, black and white, a crowd):
 
 - one HOG pass over the whole working image is either cheap and blind to small faces (800 px,
-  no upsample: ~0.09 s, faces ≥ ~600 px only) or as slow as the baseline (3000 px, one
+  no upsample: ~0.04 s, faces ≥ ~600 px only) or as slow as the baseline (3000 px, one
   upsample: ~2.9 s and still 11/21 of the 40–80 px faces); 40 px faces need the pyramid of
   the baseline itself;
-- so a second pass looks only where a face can be: textured skin-coloured blobs of a 1000 px
-  copy, each re-scanned by HOG on a small crop zoomed so the candidate is ~200 px. Both
-  passes together find all 66 of the baseline's faces in ~0.3 s a photo (an upsampled first
+- so a second pass looks only where a face can be: textured skin-coloured blobs of a ~1000 px
+  box-reduced copy, each re-scanned by HOG on a small crop zoomed so the candidate is ~200 px.
+  Both passes find all 66 of the typical scenes' faces in ~0.3 s a photo (an upsampled first
   pass finds nothing more and costs 0.2 s more; crops zoomed to 160–180 px or cut tighter
-  lose 1–8 small faces);
+  lose 1–8 small faces; blobs under 48 px can't hold a 40 px face and are skipped);
+- skin-coloured texture that joins into regions too large to be one face (a wooden hall,
+  warm light, bare arms) would hide every face inside it from the blob pass (86/114 on the
+  whole set). There a Haar cascade (OpenCV's, colour-blind, a 20 px window) proposes and HOG
+  confirms on a ~190 px crop: hard scenes 42/48 in ~1 s a photo; what is lost is faces under
+  ~60 px in a photo that is busy all over, where the cascade reads a 3 MP copy to bound its
+  cost (``busy_max_pixels``: 6 MP finds them, at ~2 s a photo);
 - encoding: dlib's ResNet through numpy's BLAS (``faces/resnet.py``, the same weights and
-  output), ~16 ms a face batched, instead of ~90+ ms in the prebuilt dlib (built without
-  BLAS); 5-point landmarks (the 68-point model costs the same and aligns the same chip).
+  output), ~9 ms a face for the network and ~16 ms with landmarks and alignment, batched,
+  instead of ~90+ ms in the prebuilt dlib (built without BLAS); 5-point landmarks (the
+  68-point model costs the same and aligns the same chip).
 
-What it misses: faces the second pass has no cue for, in its size range (about 30–300 px in
-a 24 MP original): faces in deep shadow or under strong colour casts, and some in black-and-
-white photos (there, texture alone proposes: 56/66 on the grey-scale copies of the set, all of
-those > 300 px and 80–150 px, 15/21 of 40–80 px). ``FaceConfig(small_faces=False)`` with a larger
-``detect_long_edge`` trades speed for not depending on these cues.
+What it still misses: faces without a skin cue outside busy regions in their size range (deep
+shadow, some black-and-white photos, where texture alone proposes) and small faces in photos
+busy all over (above). ``FaceConfig(small_faces=False)`` with a larger ``detect_long_edge``
+trades speed for not depending on these cues.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -59,6 +67,17 @@ class FaceConfig:
     # Local luma gradient (×8, box-blurred) a skin pixel needs to count as part of a face.
     min_texture: int = 40
     small_target: int = 200
+    # Smallest skin blob looked at, in original pixels (a face's skin reaches past its box).
+    min_blob: int = 48
+    # Skin-coloured regions too large to be a face are searched by a Haar cascade (OpenCV)
+    # down to ``min_face`` original pixels, each proposal confirmed by HOG; the cascade reads
+    # at most ``busy_max_pixels`` (coarser beyond: its cost is per pixel). When such regions
+    # cover more than ``busy_share`` of the photo, it reads the whole photo and the blobs
+    # (clutter, mostly) are skipped.
+    cascade: bool = True
+    min_face: int = 40
+    busy_max_pixels: int = 3_000_000
+    busy_share: float = 0.25
     max_proposals: int = 80
     # Largest blob looked at, in multiples of the smallest face the first pass finds: a
     # blob is a face plus some skin around it, and the first pass misses some faces near
@@ -228,7 +247,20 @@ def _overlaps(box: Box, boxes: list[Box], threshold: float = 0.3) -> bool:
     return False
 
 
-def _skin_blobs(image: Image.Image, config: FaceConfig) -> list[tuple[Box, float]]:
+def _reduced(image: Image.Image, long_edge: int) -> tuple[Image.Image, float]:
+    """``image`` shrunk by the whole factor that brings it nearest ``long_edge``, and the ratio.
+
+    A box reduction (each output pixel the mean of k×k input pixels): ~5× cheaper than a
+    filtered resize of the working image, and the low-pass a detector wants.
+    """
+    factor = max(1, round(max(image.size) / long_edge))
+    if factor == 1:
+        return image, 1.0
+    small = image.reduce(factor)
+    return small, small.width / image.width
+
+
+def _skin_blobs(small: Image.Image, ratio: float, config: FaceConfig) -> list[tuple[Box, float]]:
     """Bounding boxes (working pixels) of textured skin-coloured blobs, and their skin share.
 
     Skin colour alone is a poor cue (wood, sand, warm bokeh share the Cr/Cb range of skin, the
@@ -239,7 +271,6 @@ def _skin_blobs(image: Image.Image, config: FaceConfig) -> list[tuple[Box, float
     import dlib
     from PIL import ImageFilter
 
-    small, ratio = _resized(image, config.proposal_long_edge)
     ycc = np.asarray(small.convert("YCbCr")).astype(np.int16)
     luma, cb, cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
     grad = np.zeros(luma.shape, dtype=np.int16)
@@ -286,26 +317,39 @@ def _skin_blobs(image: Image.Image, config: FaceConfig) -> list[tuple[Box, float
 
 
 def _small_pass(
-    image: Image.Image, found: list[Box], scale: float, config: FaceConfig
+    image: Image.Image,
+    reduced: tuple[Image.Image, float],
+    found: list[Box],
+    first_pass_min: float,
+    scale: float,
+    config: FaceConfig,
 ) -> tuple[list[Box], list[float]]:
     """HOG on crops around skin blobs that may hold a face smaller than the first pass sees."""
-    # Blob heights worth a look, in working pixels: from ~30 px faces in the original up to
-    # the smallest the first pass reliably finds (the HOG window is 80 px at detection size).
-    first_pass_min = 80 / (2**config.upsample) * max(image.size) / config.detect_long_edge
-    low, high = 24 * scale, config.blob_reach * first_pass_min
-    blobs = [
-        (box, fill)
-        for box, fill in _skin_blobs(image, config)
-        if low <= box[3] - box[1] <= high
-        and box[2] - box[0] <= 1.5 * high
-        and fill >= config.min_fill
-        and not _overlaps(box, found)
-    ]
+    # Blob heights worth a look, in working pixels: from the smallest face looked for up to
+    # the smallest the first pass reliably finds.
+    low, high = config.min_blob * scale, config.blob_reach * first_pass_min
+    blobs = []
+    dense: list[Box] = []
+    for box, fill in _skin_blobs(*reduced, config):
+        if box[3] - box[1] < low:
+            continue
+        if box[3] - box[1] <= high and box[2] - box[0] <= 1.5 * high:
+            if fill >= config.min_fill and not _overlaps(box, found):
+                blobs.append((box, fill))
+        else:
+            # Skin-coloured texture too large to be one face (a wooden hall, warm light,
+            # bare arms joined to a face): the cascade looks inside instead.
+            dense.append(box)
     blobs.sort(key=lambda item: -item[1])  # solid blobs first: faces are
+    dense = _merged(dense)
+    dense_area = sum((r[2] - r[0]) * (r[3] - r[1]) for r in dense)
+    if config.cascade and dense_area > config.busy_share * image.width * image.height:
+        # A busy skin-coloured scene: blobs there are mostly clutter, and the cascade pass
+        # looks at the whole photo anyway.
+        blobs, dense = [], [(0.0, 0.0, float(image.width), float(image.height))]
     boxes: list[Box] = []
     scores: list[float] = []
     scanned: list[tuple[Box, float]] = []  # crops already searched, with their zoom
-    detector = _hog()
     for (left, top, right, bottom), _ in blobs[: config.max_proposals]:
         if _overlaps((left, top, right, bottom), boxes):
             continue
@@ -327,21 +371,121 @@ def _small_pass(
             min(image.height, round(cy + half)),
         )
         scanned.append((crop, zoom))
-        region = image.crop(crop)
-        size = (max(1, round(region.width * zoom)), max(1, round(region.height * zoom)))
-        region = region.resize(size, Image.Resampling.BILINEAR)
-        rects, rect_scores, _ = detector.run(np.asarray(region), 0, 0.0)
-        for rect, score in zip(rects, rect_scores, strict=True):
-            box = (
+        for box, score in _hog_in_crop(image, crop, zoom):
+            if not _overlaps(box, found) and not _overlaps(box, boxes):
+                boxes.append(box)
+                scores.append(score)
+    if dense and config.cascade:
+        more, more_scores = _dense_pass(
+            image,
+            dense,
+            found + boxes,
+            min_face=config.min_face * scale,
+            max_face=high,
+            max_pixels=config.busy_max_pixels,
+        )
+        boxes += more
+        scores += more_scores
+    return boxes, scores
+
+
+def _dense_pass(
+    image: Image.Image,
+    regions: list[Box],
+    found: list[Box],
+    *,
+    min_face: float,
+    max_face: float,
+    max_pixels: int,
+) -> tuple[list[Box], list[float]]:
+    """Faces inside skin-coloured ``regions`` (disjoint) too large for the blob proposals.
+
+    A Haar cascade (OpenCV's ``frontalface_alt2``, a 20 px window) proposes -- cheap per
+    pixel, and blind to colour -- and HOG confirms each proposal on a crop zoomed so the face
+    is ~100 px, so precision stays HOG's. The cascade reads the regions at the resolution that
+    makes ``min_face`` 20 px, or lower when that would exceed ``max_pixels`` (its cost is
+    ~0.3 s per megapixel in clutter): there, the smallest face found grows accordingly.
+    """
+    area = sum((r[2] - r[0]) * (r[3] - r[1]) for r in regions)
+    zoom = min(1.0, 20 / max(1.0, min_face))
+    if area * zoom * zoom > max_pixels:
+        zoom = (max_pixels / area) ** 0.5
+    gray_image = image.convert("L")
+    if zoom < 1.0:
+        size = (max(1, round(image.width * zoom)), max(1, round(image.height * zoom)))
+        gray_image = gray_image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        zoom = gray_image.width / image.width
+    gray = np.asarray(gray_image)
+    cascade = _cascade()
+    boxes: list[Box] = []
+    scores: list[float] = []
+    largest = max(21, round(max_face * zoom))
+    for left, top, right, bottom in regions:
+        x0, y0 = max(0, int(left * zoom)), max(0, int(top * zoom))
+        region = gray[y0 : int(bottom * zoom) + 1, x0 : int(right * zoom) + 1]
+        if min(region.shape) < 20:
+            continue
+        candidates = cascade.detectMultiScale(
+            region, scaleFactor=1.2, minNeighbors=2, minSize=(20, 20), maxSize=(largest, largest)
+        )
+        for x, y, w, h in candidates if len(candidates) else ():
+            box = ((x0 + x) / zoom, (y0 + y) / zoom, (x0 + x + w) / zoom, (y0 + y + h) / zoom)
+            side = box[2] - box[0]
+            if _overlaps(box, found) or _overlaps(box, boxes):
+                continue
+            # The HOG box of a face is ~0.8 of the cascade's: at 120 / side it is ~96 px.
+            crop_zoom = 120 / side
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            crop = (
+                max(0, round(cx - 0.8 * side)),
+                max(0, round(cy - 0.8 * side)),
+                min(image.width, round(cx + 0.8 * side)),
+                min(image.height, round(cy + 0.8 * side)),
+            )
+            for face, score in _hog_in_crop(image, crop, crop_zoom):
+                if not _overlaps(face, found) and not _overlaps(face, boxes):
+                    boxes.append(face)
+                    scores.append(score)
+    return boxes, scores
+
+
+def _merged(regions: list[Box]) -> list[Box]:
+    """Overlapping regions joined into their bounding boxes (so no pixel is scanned twice)."""
+    merged = list(regions)
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(merged):
+            for j in range(i + 1, len(merged)):
+                b = merged[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    merged[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged
+
+
+def _hog_in_crop(image: Image.Image, crop: tuple[int, int, int, int], zoom: float):
+    """HOG on ``crop`` of ``image`` resized by ``zoom``: (box in image pixels, score) pairs."""
+    region = image.crop(crop)
+    size = (max(1, round(region.width * zoom)), max(1, round(region.height * zoom)))
+    region = region.resize(size, Image.Resampling.BILINEAR)
+    rects, scores, _ = _hog().run(np.asarray(region), 0, 0.0)
+    return [
+        (
+            (
                 crop[0] + rect.left() / zoom,
                 crop[1] + rect.top() / zoom,
                 crop[0] + rect.right() / zoom,
                 crop[1] + rect.bottom() / zoom,
-            )
-            if not _overlaps(box, found) and not _overlaps(box, boxes):
-                boxes.append(box)
-                scores.append(float(score))
-    return boxes, scores
+            ),
+            float(score),
+        )
+        for rect, score in zip(rects, scores, strict=True)
+    ]
 
 
 def detect(
@@ -350,14 +494,20 @@ def detect(
     """Face boxes in ``image``'s (working) pixels and their detector scores."""
     if image.mode != "RGB":
         image = image.convert("RGB")
-    coarse, ratio = _resized(image, config.detect_long_edge)
+    # One box-reduced copy (~1000 px) feeds both passes: the skin proposals read it, and the
+    # first pass's smaller copy is resized from it rather than from the working image.
+    reduced = _reduced(image, config.proposal_long_edge)
+    coarse, coarse_ratio = _resized(reduced[0], config.detect_long_edge)
+    ratio = reduced[1] * coarse_ratio
     rects, rect_scores, _ = _hog().run(np.asarray(coarse), config.upsample, 0.0)
     boxes: list[Box] = [
         (r.left() / ratio, r.top() / ratio, r.right() / ratio, r.bottom() / ratio) for r in rects
     ]
     scores = [float(s) for s in rect_scores]
     if config.small_faces:
-        more, more_scores = _small_pass(image, boxes, scale, config)
+        # The HOG window is 80 px: the smallest face the first pass finds, in working pixels.
+        first_pass_min = 80 / (2**config.upsample) / ratio
+        more, more_scores = _small_pass(image, reduced, boxes, first_pass_min, scale, config)
         boxes += more
         scores += more_scores
     return boxes, scores
@@ -426,6 +576,19 @@ def largest_face(faces: list[FoundFace]) -> FoundFace | None:
 
 
 _DETECTOR = None
+_CASCADE = None
+
+
+def _cascade():
+    global _CASCADE
+    if _CASCADE is None:
+        import cv2
+
+        cv2.setNumThreads(1)  # processes are the unit of parallelism
+        _CASCADE = cv2.CascadeClassifier(
+            str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_alt2.xml")
+        )
+    return _CASCADE
 
 
 def _hog():

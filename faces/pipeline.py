@@ -39,6 +39,7 @@ def face_config() -> FaceConfig:
         jitters=settings.PICPICK_FACES_JITTERS,
         encoder=settings.PICPICK_FACES_ENCODER,
         small_faces=settings.PICPICK_FACES_SMALL_FACES,
+        busy_max_pixels=settings.PICPICK_FACES_BUSY_MAX_PIXELS,
     )
 
 

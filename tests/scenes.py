@@ -5,6 +5,11 @@ photos are small portraits. ``build_scene`` pastes head-and-shoulders cut-outs o
 6000×4000 canvas with a smooth, grainy background (so JPEG size and decode cost resemble a camera
 file), at chosen face heights, and returns the ground truth: who is where. Pure: no Django.
 
+Harder variants for the face benchmark: a ``cluttered`` background (hard-edged shapes, many
+of them skin-coloured and textured: tables, hands, wood, warm bokeh) and a ``look`` applied to
+the finished photo -- ``warm`` (tungsten light, no white balance), ``dim`` (underexposed
+and noisy) or ``grey`` (black and white).
+
 The face boxes of the source photos are in ``tests/data/face_sources.json`` (found once by
 face_recognition's HOG detector with one upsample, checked by eye; each source's people are
 listed left to right as in the shared manifest).
@@ -117,6 +122,8 @@ def build_scene(
     size: tuple[int, int] = (6000, 4000),
     persons: list[str] | None = None,
     include_partial: bool = False,
+    clutter: bool = False,
+    look: str = "",
 ) -> Scene:
     """A scene with one face per entry of ``face_heights``, placed in a grid without overlap.
 
@@ -124,7 +131,7 @@ def build_scene(
     """
     rng = random.Random(seed)
     pool = [f for f in source_faces() if include_partial or not f.partial]
-    image = background(size, rng)
+    image = cluttered_background(size, rng) if clutter else background(size, rng)
     count = len(face_heights)
     cols = max(1, round((count * size[0] / size[1]) ** 0.5))
     rows = -(-count // cols)
@@ -150,11 +157,76 @@ def build_scene(
                 source=face.file,
             )
         )
-    return Scene(image=image, faces=placed)
+    return Scene(image=graded(image, look), faces=placed)
 
 
-def event_scene(seed: int) -> Scene:
+def event_scene(seed: int, *, clutter: bool = False, look: str = "") -> Scene:
     """The benchmark's event photo: six faces from crowd-far to portrait-near (40–600 px)."""
     rng = random.Random(seed)
     heights = [rng.choice([40, 56, 72]), rng.choice([80, 110]), 150, 220, 350, 600]
-    return build_scene(seed=seed, face_heights=heights)
+    return build_scene(seed=seed, face_heights=heights, clutter=clutter, look=look)
+
+
+# Skin tones (RGB) from pale to deep, and the warm materials that share their colour.
+_SKIN_LIKE = (
+    (236, 188, 160),
+    (224, 172, 105),
+    (198, 134, 66),
+    (141, 85, 36),
+    (255, 219, 172),
+    (181, 120, 90),
+    (160, 110, 70),  # wood
+    (214, 170, 120),  # sand, cardboard
+)
+
+
+def cluttered_background(size: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A busy room: hundreds of hard-edged, textured things (fabric, wood grain, print), a third
+    of them skin-coloured, in front of smooth walls."""
+    image = background(size, rng)
+    shapes = Image.new("RGB", size)
+    mask = Image.new("L", size, 0)
+    draw, draw_mask = ImageDraw.Draw(shapes), ImageDraw.Draw(mask)
+    scale = size[0] / 6000
+    for _ in range(420):
+        if rng.random() < 0.35:
+            base = rng.choice(_SKIN_LIKE)
+            colour = tuple(max(0, min(255, c + rng.randint(-20, 20))) for c in base)
+        else:
+            colour = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        w, h = (round(rng.randint(20, 500) * scale) + 1 for _ in range(2))
+        shape = rng.random()
+        for target, fill in ((draw, colour), (draw_mask, 255)):
+            if shape < 0.4:
+                target.rectangle((x, y, x + w, y + h), fill=fill)
+            elif shape < 0.75:
+                target.ellipse((x, y, x + w, y + h), fill=fill)
+            else:
+                width = max(1, round(rng.randint(2, 30) * scale))
+                target.line((x, y, x + w, y + h), fill=fill, width=width)
+    texture = Image.effect_noise((size[0] // 4, size[1] // 4), 90).resize(
+        size, Image.Resampling.BILINEAR
+    )
+    shapes = Image.blend(shapes, texture.convert("RGB"), 0.12)
+    image.paste(shapes, (0, 0), mask)
+    return image
+
+
+def graded(image: Image.Image, look: str) -> Image.Image:
+    """``image`` as a camera without white balance or exposure help would have recorded it."""
+    if not look:
+        return image
+    if look == "grey":
+        return image.convert("L").convert("RGB")
+    red, green, blue = image.split()
+    if look == "warm":  # tungsten light: red up, blue down
+        return Image.merge(
+            "RGB",
+            (red.point(lambda v: min(255, v * 1.12 + 10)), green, blue.point(lambda v: v * 0.62)),
+        )
+    if look == "dim":  # two stops under, then noise as a high ISO adds it
+        dark = image.point(lambda v: round(255 * (v / 255) ** 1.6 * 0.55))
+        noise = Image.effect_noise(image.size, 40).convert("RGB")
+        return Image.blend(dark, noise, 0.06)
+    raise ValueError(f"unknown look {look!r}")

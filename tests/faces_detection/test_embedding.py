@@ -106,3 +106,27 @@ def test_without_the_small_face_pass_small_faces_are_missed():
     truth = [face.box for face in scene.faces]
     assert all(max(box_iou(t, f.box) for f in on) > 0.3 for t in truth)
     assert len(off) < len(on)
+
+
+@pytest.mark.shared_photos
+def test_faces_in_a_busy_skin_coloured_scene_are_found_by_the_cascade_pass():
+    """Skin-coloured, textured clutter joins into blobs too large to be faces: there the
+    cascade proposes and HOG confirms. Without it, the small-face pass finds none of these."""
+    from tests.scenes import build_scene
+
+    scene = build_scene(seed=5, face_heights=[36, 50, 80, 130], size=(2400, 1600), clutter=True)
+    on = find_faces(scene.image)
+    off = find_faces(scene.image, config=FaceConfig(cascade=False))
+    truth = [face.box for face in scene.faces]
+    assert all(max(box_iou(t, f.box) for f in on) > 0.3 for t in truth)
+    assert len(on) == len(truth)  # nothing else: the clutter is confirmed by HOG, not kept
+    assert len(off) < len(on)
+
+
+def test_a_busy_scene_without_people_has_no_faces():
+    import random
+
+    from tests.scenes import cluttered_background
+
+    for seed in (1, 2):
+        assert find_faces(cluttered_background((2400, 1600), random.Random(seed))) == []
