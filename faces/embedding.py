@@ -20,9 +20,10 @@ hard ones -- busy skin-coloured rooms, tungsten cast, underexposed, black and wh
 - skin-coloured texture that joins into regions too large to be one face (a wooden hall,
   warm light, bare arms) would hide every face inside it from the blob pass (86/114 on the
   whole set). There a Haar cascade (OpenCV's, colour-blind, a 20 px window) proposes and HOG
-  confirms on a ~190 px crop: hard scenes 42/48 in ~1 s a photo; what is lost is faces under
-  ~60 px in a photo that is busy all over, where the cascade reads a 3 MP copy to bound its
-  cost (``busy_max_pixels``: 6 MP finds them, at ~2 s a photo);
+  confirms on a ~190 px crop: hard scenes 46/48 in ~1.2 s a photo. The cascade costs ~0.3 s a
+  megapixel in clutter, so a photo busy all over is read at most at 4 MP
+  (``busy_max_pixels``): faces under ~50 px there are missed (3 MP: 42/48 in ~0.95 s;
+  6 MP: 47/48 in ~2 s);
 - encoding: dlib's ResNet through numpy's BLAS (``faces/resnet.py``, the same weights and
   output), ~9 ms a face for the network and ~16 ms with landmarks and alignment, batched,
   instead of ~90+ ms in the prebuilt dlib (built without BLAS); 5-point landmarks (the
@@ -76,7 +77,7 @@ class FaceConfig:
     # (clutter, mostly) are skipped.
     cascade: bool = True
     min_face: int = 40
-    busy_max_pixels: int = 3_000_000
+    busy_max_pixels: int = 4_000_000
     busy_share: float = 0.25
     max_proposals: int = 80
     # Largest blob looked at, in multiples of the smallest face the first pass finds: a
@@ -495,16 +496,19 @@ def detect(
     if image.mode != "RGB":
         image = image.convert("RGB")
     # One box-reduced copy (~1000 px) feeds both passes: the skin proposals read it, and the
-    # first pass's smaller copy is resized from it rather than from the working image.
-    reduced = _reduced(image, config.proposal_long_edge)
-    coarse, coarse_ratio = _resized(reduced[0], config.detect_long_edge)
-    ratio = reduced[1] * coarse_ratio
+    # first pass's copy, when smaller, is resized from it rather than from the working image.
+    reduced = _reduced(image, config.proposal_long_edge) if config.small_faces else None
+    if reduced is not None and max(reduced[0].size) >= config.detect_long_edge:
+        coarse, coarse_ratio = _resized(reduced[0], config.detect_long_edge)
+        ratio = reduced[1] * coarse_ratio
+    else:
+        coarse, ratio = _resized(image, config.detect_long_edge)
     rects, rect_scores, _ = _hog().run(np.asarray(coarse), config.upsample, 0.0)
     boxes: list[Box] = [
         (r.left() / ratio, r.top() / ratio, r.right() / ratio, r.bottom() / ratio) for r in rects
     ]
     scores = [float(s) for s in rect_scores]
-    if config.small_faces:
+    if reduced is not None:
         # The HOG window is 80 px: the smallest face the first pass finds, in working pixels.
         first_pass_min = 80 / (2**config.upsample) / ratio
         more, more_scores = _small_pass(image, reduced, boxes, first_pass_min, scale, config)

@@ -130,3 +130,16 @@ def test_a_busy_scene_without_people_has_no_faces():
 
     for seed in (1, 2):
         assert find_faces(cluttered_background((2400, 1600), random.Random(seed))) == []
+
+
+@pytest.mark.shared_photos
+def test_the_first_pass_reads_the_size_it_is_configured_for():
+    """A first pass larger than the shared reduced copy (the selfie's, or an operator's
+    choice) reads the working image: a 150 px face is seen at 2400 px, not at 800."""
+    from tests.scenes import build_scene
+
+    scene = build_scene(seed=3, face_heights=[150], size=(2400, 1600))
+    large = FaceConfig(small_faces=False, detect_long_edge=2400)
+    small = FaceConfig(small_faces=False, detect_long_edge=800)
+    assert len(find_faces(scene.image, config=large)) == 1
+    assert find_faces(scene.image, config=small) == []
