@@ -160,19 +160,19 @@ _PREDICTORS: dict = {}
 _ENCODERS: dict = {}
 
 
-def _found(array: np.ndarray, rects, scores, scale: float, config: FaceConfig) -> list[FoundFace]:
-    """Encode each box of ``array`` (working pixels) into a FoundFace in original pixels.
+def _found(image: Image.Image, rects, scores, scale: float, config: FaceConfig) -> list[FoundFace]:
+    """Encode each box of ``image`` (working pixels) into a FoundFace in original pixels.
 
     Landmarks and the aligned chip come from a crop around the face (handing dlib the whole
-    working image converts all of it once per face); the chips of a photo are then encoded
-    in one batch.
+    working image converts all of it once per face, and even a numpy view of it costs a copy
+    of 18 MB); the chips of a photo are then encoded in one batch.
     """
     import dlib
 
     from faces.resnet import CHIP_PADDING, CHIP_SIZE
 
     predictor, encoder = _models(config)
-    height, width = array.shape[:2]
+    width, height = image.size
     kept: list[tuple[tuple[int, int, int, int], float, float]] = []
     chips: list[np.ndarray] = []
     for rect, score in zip(rects, scores, strict=True):
@@ -183,7 +183,7 @@ def _found(array: np.ndarray, rects, scores, scale: float, config: FaceConfig) -
         margin = max(right - left, bottom - top) // 2 + 2
         x0, y0 = max(0, left - margin), max(0, top - margin)
         x1, y1 = min(width, right + margin), min(height, bottom + margin)
-        crop = np.ascontiguousarray(array[y0:y1, x0:x1])
+        crop = np.asarray(image.crop((x0, y0, x1, y1)))
         local = dlib.rectangle(
             rect.left() - x0, rect.top() - y0, rect.right() - x0, rect.bottom() - y0
         )
@@ -337,7 +337,7 @@ def _small_pass(
         if box[3] - box[1] <= high and box[2] - box[0] <= 1.5 * high:
             if fill >= config.min_fill and not _overlaps(box, found):
                 blobs.append((box, fill))
-        else:
+        elif not _explained(box, found):
             # Skin-coloured texture too large to be one face (a wooden hall, warm light,
             # bare arms joined to a face): the cascade looks inside instead.
             dense.append(box)
@@ -450,6 +450,22 @@ def _dense_pass(
     return boxes, scores
 
 
+def _explained(region: Box, faces: list[Box], reach: float = 3.0) -> bool:
+    """Whether ``region`` is a found face's own skin: the face inside it, and the region no
+    more than ``reach`` faces high and wide (face, neck, ears, a warm wall behind the head)."""
+    for left, top, right, bottom in faces:
+        inside = (
+            region[0] <= left and region[1] <= top and region[2] >= right and region[3] >= bottom
+        )
+        if (
+            inside
+            and region[3] - region[1] <= reach * (bottom - top)
+            and region[2] - region[0] <= reach * (right - left)
+        ):
+            return True
+    return False
+
+
 def _merged(regions: list[Box]) -> list[Box]:
     """Overlapping regions joined into their bounding boxes (so no pixel is scanned twice)."""
     merged = list(regions)
@@ -552,7 +568,7 @@ def encode_boxes(
         dlib.rectangle(round(left), round(top), round(right), round(bottom))
         for left, top, right, bottom in boxes
     ]
-    return _found(np.asarray(image), rects, scores, scale, config)
+    return _found(image, rects, scores, scale, config)
 
 
 def encode_box(
@@ -569,7 +585,7 @@ def encode_box(
         image = image.convert("RGB")
     left, top, right, bottom = (round(v * scale) for v in box)
     rect = dlib.rectangle(left, top, right, bottom)
-    found = _found(np.asarray(image), [rect], [0.0], scale, config)
+    found = _found(image, [rect], [0.0], scale, config)
     if not found:
         raise ValueError("the box is outside the image")
     return found[0]
