@@ -79,6 +79,8 @@ class FaceConfig:
     min_face: int = 40
     busy_max_pixels: int = 4_000_000
     busy_share: float = 0.25
+    # Crops HOG confirms at most, per kind of proposal (skin blobs, cascade): a bound on
+    # what a pathological photo costs.
     max_proposals: int = 80
     # Largest blob looked at, in multiples of the smallest face the first pass finds: a
     # blob is a face plus some skin around it, and the first pass misses some faces near
@@ -384,6 +386,7 @@ def _small_pass(
             min_face=config.min_face * scale,
             max_face=high,
             max_pixels=config.busy_max_pixels,
+            max_proposals=config.max_proposals,
         )
         boxes += more
         scores += more_scores
@@ -398,6 +401,7 @@ def _dense_pass(
     min_face: float,
     max_face: float,
     max_pixels: int,
+    max_proposals: int,
 ) -> tuple[list[Box], list[float]]:
     """Faces inside skin-coloured ``regions`` (disjoint) too large for the blob proposals.
 
@@ -421,32 +425,42 @@ def _dense_pass(
     boxes: list[Box] = []
     scores: list[float] = []
     largest = max(21, round(max_face * zoom))
+    proposals: list[tuple[float, Box]] = []
     for left, top, right, bottom in regions:
         x0, y0 = max(0, int(left * zoom)), max(0, int(top * zoom))
         region = gray[y0 : int(bottom * zoom) + 1, x0 : int(right * zoom) + 1]
         if min(region.shape) < 20:
             continue
-        candidates = cascade.detectMultiScale(
-            region, scaleFactor=1.2, minNeighbors=2, minSize=(20, 20), maxSize=(largest, largest)
+        rects, _levels, weights = cascade.detectMultiScale3(
+            region,
+            scaleFactor=1.2,
+            minNeighbors=2,
+            minSize=(20, 20),
+            maxSize=(largest, largest),
+            outputRejectLevels=True,
         )
-        for x, y, w, h in candidates if len(candidates) else ():
+        for (x, y, w, h), weight in zip(rects, weights, strict=True):
             box = ((x0 + x) / zoom, (y0 + y) / zoom, (x0 + x + w) / zoom, (y0 + y + h) / zoom)
-            side = box[2] - box[0]
-            if _overlaps(box, found) or _overlaps(box, boxes):
-                continue
-            # The HOG box of a face is ~0.8 of the cascade's: at 120 / side it is ~96 px.
-            crop_zoom = 120 / side
-            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-            crop = (
-                max(0, round(cx - 0.8 * side)),
-                max(0, round(cy - 0.8 * side)),
-                min(image.width, round(cx + 0.8 * side)),
-                min(image.height, round(cy + 0.8 * side)),
-            )
-            for face, score in _hog_in_crop(image, crop, crop_zoom):
-                if not _overlaps(face, found) and not _overlaps(face, boxes):
-                    boxes.append(face)
-                    scores.append(score)
+            proposals.append((float(weight), box))
+    # The most face-like first, and a bound on the confirmations a pathological photo costs.
+    proposals.sort(key=lambda item: -item[0])
+    for _, box in proposals[:max_proposals]:
+        side = box[2] - box[0]
+        if _overlaps(box, found) or _overlaps(box, boxes):
+            continue
+        # The HOG box of a face is ~0.8 of the cascade's: at 120 / side it is ~96 px.
+        crop_zoom = 120 / side
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        crop = (
+            max(0, round(cx - 0.8 * side)),
+            max(0, round(cy - 0.8 * side)),
+            min(image.width, round(cx + 0.8 * side)),
+            min(image.height, round(cy + 0.8 * side)),
+        )
+        for face, score in _hog_in_crop(image, crop, crop_zoom):
+            if not _overlaps(face, found) and not _overlaps(face, boxes):
+                boxes.append(face)
+                scores.append(score)
     return boxes, scores
 
 
