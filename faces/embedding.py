@@ -10,29 +10,31 @@ hard ones -- busy skin-coloured rooms, tungsten cast, underexposed, black and wh
 
 - one HOG pass over the whole working image is either cheap and blind to small faces (800 px,
   no upsample: ~0.04 s, faces ≥ ~600 px only) or as slow as the baseline (3000 px, one
-  upsample: ~2.9 s and still 11/21 of the 40–80 px faces); 40 px faces need the pyramid of
-  the baseline itself;
+  upsample: ~2.2 s and still only 56/66); 40 px faces need the pyramid of the baseline
+  itself;
 - so a second pass looks only where a face can be: textured skin-coloured blobs of a ~1000 px
   box-reduced copy, each re-scanned by HOG on a small crop zoomed so the candidate is ~200 px.
-  Both passes find all 66 of the typical scenes' faces in ~0.3 s a photo (an upsampled first
-  pass finds nothing more and costs 0.2 s more; crops zoomed to 160–180 px or cut tighter
+  Both passes find all 66 of the typical scenes' faces in ~0.17 s a photo (an upsampled
+  first pass finds nothing more and costs 0.1 s more; crops zoomed to 160–180 px or cut tighter
   lose 1–8 small faces; blobs under 48 px can't hold a 40 px face and are skipped);
 - skin-coloured texture that joins into regions too large to be one face (a wooden hall,
-  warm light, bare arms) would hide every face inside it from the blob pass (86/114 on the
-  whole set). There a Haar cascade (OpenCV's, colour-blind, a 20 px window) proposes and HOG
-  confirms on a ~190 px crop: hard scenes 46/48 in ~1.2 s a photo. The cascade costs ~0.3 s a
-  megapixel in clutter, so a photo busy all over is read at most at 4 MP
-  (``busy_max_pixels``): faces under ~50 px there are missed (3 MP: 42/48 in ~0.95 s;
-  6 MP: 47/48 in ~2 s);
+  warm light, bare arms) would hide every face inside it from the blob pass (22/48 of the
+  hard scenes' faces). There a Haar cascade (OpenCV's, colour-blind, a 20 px window)
+  proposes and HOG confirms on a ~190 px crop: 46/48 in ~1 s a photo, none added where a
+  large region is just a found face's own skin. The cascade costs ~0.3 s a megapixel in
+  clutter, so a photo busy all over is read at most at 4 MP (``busy_max_pixels``): faces
+  under ~50 px there can be missed (1.5 MP: 33/48 in ~0.5 s; 3 MP: 42/48 in ~0.8 s; 6 MP:
+  45/48 in ~1.3 s);
 - encoding: dlib's ResNet through numpy's BLAS (``faces/resnet.py``, the same weights and
-  output), ~9 ms a face for the network and ~16 ms with landmarks and alignment, batched,
+  output), ~9 ms a face for the network and ~14 ms with landmarks and alignment, batched,
   instead of ~90+ ms in the prebuilt dlib (built without BLAS); 5-point landmarks (the
   68-point model costs the same and aligns the same chip).
 
 What it still misses: faces without a skin cue outside busy regions in their size range (deep
-shadow, some black-and-white photos, where texture alone proposes) and small faces in photos
-busy all over (above). ``FaceConfig(small_faces=False)`` with a larger ``detect_long_edge``
-trades speed for not depending on these cues.
+shadow; black and white, where texture alone proposes: 60/66 on grey copies of the typical
+scenes, the losses all 40–80 px) and small faces in photos busy all over (above).
+``FaceConfig(small_faces=False)`` with a larger ``detect_long_edge`` trades speed for not
+depending on these cues.
 """
 
 from __future__ import annotations
