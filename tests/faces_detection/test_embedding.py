@@ -143,3 +143,27 @@ def test_the_first_pass_reads_the_size_it_is_configured_for():
     small = FaceConfig(small_faces=False, detect_long_edge=800)
     assert len(find_faces(scene.image, config=large)) == 1
     assert find_faces(scene.image, config=small) == []
+
+
+def test_busy_regions_are_merged_until_disjoint():
+    from faces.embedding import _merged
+
+    # a overlaps c only through b: one pass that merged a and b would have left c apart.
+    a, b, c, far = (0, 0, 10, 10), (20, 0, 30, 10), (9, 5, 21, 8), (100, 100, 110, 110)
+    assert sorted(_merged([a, b, c, far])) == [(0, 0, 30, 10), far]
+
+
+def test_a_large_skin_region_around_a_found_face_is_that_face_s_own():
+    from faces.embedding import _explained
+
+    face = (100, 100, 200, 200)
+    assert _explained((60, 50, 320, 340), [face])  # face, neck, a warm wall behind the head
+    assert not _explained((0, 0, 1000, 800), [face])  # a whole busy room around it
+    assert not _explained((300, 300, 500, 500), [face])  # elsewhere
+
+
+def test_the_busy_scene_budget_comes_from_the_settings(settings):
+    from faces.pipeline import face_config
+
+    settings.PICPICK_FACES_BUSY_MAX_PIXELS = 6_000_000
+    assert face_config().busy_max_pixels == 6_000_000
