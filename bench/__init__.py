@@ -27,3 +27,10 @@ class Result:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: a value that was really observed."""
+    ordered = sorted(samples)
+    rank = max(1, round(fraction * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]

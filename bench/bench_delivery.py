@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench import Result
 from bench.django_env import fresh_database
+from bench.seed import ready_photos, studio_with_owner
 
 PAGE = 100
 RUNS = 15
@@ -80,42 +81,24 @@ def _median_ms(action, runs: int = RUNS) -> float:
 
 
 def _seed(storage):
-    from accounts.models import Membership, Role, Studio, User
     from galleries import keys
     from galleries.models import Gallery, Photo, StudioUsage
 
-    studio = Studio.objects.create(name="Bench Studio", slug="bench-studio")
-    owner = User.objects.create_user("owner@bench.example", "bench-password-not-secret")
-    Membership.objects.create(studio=studio, user=owner, role=Role.OWNER)
+    studio, owner = studio_with_owner(slug="bench-studio")
     StudioUsage.objects.create(studio=studio)
 
     def gallery_with(count: int, *, slug: str, derivatives: bool) -> Gallery:
         gallery = Gallery.objects.create(studio=studio, name=slug, slug=slug, photo_count=count)
-        photos = []
-        for n in range(count):
-            photo = Photo(
-                studio=studio,
-                gallery=gallery,
-                filename=f"IMG_{n:05d}.jpg",
-                size=ZIP_FILE_BYTES,
-                content_type="image/jpeg",
-                width=6000,
-                height=4000,
-                state=Photo.State.READY,
-                position=n,
-            )
+        photos = ready_photos(
+            studio,
+            gallery,
+            count,
+            size=ZIP_FILE_BYTES,
+            derivatives=("thumb", "preview") if derivatives else (),
+            derivative_shape=(400, 267, 30_000),
+        )
+        for photo in photos:
             photo.original_key = keys.original_key(studio.id, gallery.id, photo.id, photo.filename)
-            if derivatives:
-                photo.derivatives = {
-                    name: {
-                        "key": keys.derivative_key(studio.id, gallery.id, photo.id, name),
-                        "width": 400,
-                        "height": 267,
-                        "bytes": 30_000,
-                    }
-                    for name in ("thumb", "preview")
-                }
-            photos.append(photo)
         Photo.objects.bulk_create(photos)
         return gallery
 

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench import Result
 from bench.django_env import fresh_database, setup
+from bench.seed import studio_with_owner
 
 PHOTOS = int(os.environ.get("BENCH_FACES_E2E_PHOTOS", "200"))
 SCENES = 20
@@ -214,7 +215,7 @@ def _run(scenes: list[bytes], folder: Path) -> list[Result]:
         from django.db.models import Count
         from django.test import override_settings
 
-        from accounts.models import Membership, Role, Studio, User
+        from accounts.models import Studio
         from faces.models import Face, GalleryFaceIndex, Person
         from galleries import services
         from galleries.models import Photo, Upload
@@ -242,11 +243,7 @@ def _run(scenes: list[bytes], folder: Path) -> list[Result]:
         if broker_url != "filesystem://":
             app.control.purge()  # messages of an earlier, interrupted run
 
-        studio = Studio.objects.create(
-            name="Bench Studio", slug="bench-faces-e2e", plan=Studio.Plan.BUSINESS
-        )
-        owner = User.objects.create_user("owner@bench.example", "bench-password-not-secret")
-        Membership.objects.create(studio=studio, user=owner, role=Role.OWNER)
+        studio, owner = studio_with_owner(slug="bench-faces-e2e", plan=Studio.Plan.BUSINESS)
         gallery = services.gallery_create(studio=studio, by=owner, name="Wedding")
 
         bodies = [scenes[n % len(scenes)] for n in range(PHOTOS)]

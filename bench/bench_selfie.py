@@ -25,7 +25,7 @@ import uuid
 
 import numpy as np
 
-from bench import Result
+from bench import Result, percentile
 from bench.django_env import fresh_database
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -39,12 +39,6 @@ E2E_REQUESTS = 30
 TARGET_SEARCH_MS = {10_000: 20, 100_000: 20, 1_000_000: 100}
 TARGET_E2E_P95_MS = 300
 TARGET_BUILD_S_1E5 = 2.0
-
-
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    rank = max(1, round(fraction * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 def _synthetic(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +80,7 @@ def _search_step(count: int, rng: np.random.Generator) -> tuple[float, float, in
         found = search.best_per_photo(index, search.search(index, query, threshold=MATCH_DISTANCE))
         times.append((time.perf_counter() - started) * 1000)
         hits.append(len(found))
-    return statistics.median(times), _percentile(times, 0.95), int(statistics.median(hits))
+    return statistics.median(times), percentile(times, 0.95), int(statistics.median(hits))
 
 
 def _build_from_rows(rng: np.random.Generator) -> float:
@@ -195,7 +189,7 @@ def _end_to_end(rng: np.random.Generator) -> tuple[float, float, float, int] | N
             count = response.json()["count"]
         times = times[2:]  # warm-up: models loaded, connection open
         search.INDEX_CACHE.clear()
-        return statistics.median(times), _percentile(times, 0.95), build_db, count
+        return statistics.median(times), percentile(times, 0.95), build_db, count
 
 
 def _upload(data: bytes):

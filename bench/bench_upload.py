@@ -35,6 +35,7 @@ from unittest import mock
 
 from bench import Result
 from bench.django_env import fresh_database, setup
+from bench.seed import studio_with_owner
 
 FILES = 2000
 BATCH = 500
@@ -107,7 +108,7 @@ def _run(endpoint: str, access_key: str, secret_key: str) -> list[Result]:
         import boto3
         from django.test import Client, override_settings
 
-        from accounts.models import Membership, Role, Studio, User
+        from accounts.models import Studio
         from accounts.tokens import token_pair_for
         from galleries import services, tasks
         from picpick.core.storage import get_storage
@@ -136,11 +137,7 @@ def _run(endpoint: str, access_key: str, secret_key: str) -> list[Result]:
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
 
-        studio = Studio.objects.create(
-            name="Bench Studio", slug="bench-uploads", plan=Studio.Plan.BUSINESS
-        )
-        owner = User.objects.create_user("owner@bench.example", "bench-password-not-secret")
-        Membership.objects.create(studio=studio, user=owner, role=Role.OWNER)
+        studio, owner = studio_with_owner(slug="bench-uploads", plan=Studio.Plan.BUSINESS)
         gallery = services.gallery_create(studio=studio, by=owner, name="Big wedding")
         access = token_pair_for(user=owner, studio=studio)["access"]
         client = Client(HTTP_AUTHORIZATION=f"Bearer {access}")
