@@ -3,13 +3,14 @@
 from urllib.parse import urlsplit
 
 from picpick.core.env import env_bool, env_choice, env_int, env_str
+from picpick.core.secret_key import LOCAL_SECRET_KEY
 
 from .base import *  # noqa: F403
 from .base import PICPICK_PUBLIC_URL, VAR_DIR
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-# A fixed development key is fine here: this module is never loaded in production.
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-development-only-not-secret-0123456789abcdef")
+# A fixed development key is fine here: production refuses it (picpick.core.secret_key).
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", LOCAL_SECRET_KEY)
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 # Studio sites on http://<slug>.localhost:<the port `make run` serves on>, e.g.

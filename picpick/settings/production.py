@@ -3,14 +3,15 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from picpick.core.env import env_bool, env_int, env_list, env_str
+from picpick.core.secret_key import GENERATE, secret_key_problem
 
 from .base import *  # noqa: F403
 from .base import DATABASES, REDIS_URL
 
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # required: refuses to start without it
-if len(SECRET_KEY) < 50:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters.")
+if (_problem := secret_key_problem(SECRET_KEY)) is not None:
+    raise ImproperlyConfigured(f"DJANGO_SECRET_KEY {_problem}; generate one with: {GENERATE}")
 # ALLOWED_HOSTS stays ["*"] (base.py): domains.middleware.HostRoutingMiddleware validates hosts.
 PICPICK_API_HOSTS = [host.lower() for host in env_list("PICPICK_API_HOSTS")]
 if not PICPICK_API_HOSTS:
@@ -27,6 +28,21 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^internal/"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+# Tokens travel in headers and cookies: plain HTTP, or HTTPS a browser may be talked out of,
+# hands them to anyone on the path. Switching either off takes a second, named decision (a
+# deployment whose TLS ends at another proxy that redirects and sends HSTS itself).
+PICPICK_ALLOW_INSECURE_TRANSPORT = env_bool("PICPICK_ALLOW_INSECURE_TRANSPORT", False)
+if not PICPICK_ALLOW_INSECURE_TRANSPORT:
+    if not SECURE_SSL_REDIRECT:
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_SSL_REDIRECT=false serves the API over plain HTTP; set "
+            "PICPICK_ALLOW_INSECURE_TRANSPORT=true if something in front redirects to HTTPS."
+        )
+    if SECURE_HSTS_SECONDS == 0:
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_HSTS_SECONDS=0 sends no HSTS; set "
+            "PICPICK_ALLOW_INSECURE_TRANSPORT=true if something in front sends it."
+        )
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True

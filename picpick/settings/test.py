@@ -1,11 +1,12 @@
 """Test settings: SQLite unless DATABASE_URL is set (CI sets MariaDB and Redis)."""
 
 from picpick.core.env import env_str
+from picpick.core.secret_key import TEST_SECRET_KEY
 
 from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK, VAR_DIR
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "test-only-not-secret-0123456789abcdef-0123456789")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", TEST_SECRET_KEY)
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

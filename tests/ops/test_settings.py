@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,16 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 from kombu import Connection
 
 from picpick.core.env import env_bool, env_choice, env_int, env_list, env_str
+from picpick.core.secret_key import (
+    BUILD_SECRET_KEY,
+    LOCAL_SECRET_KEY,
+    TEST_SECRET_KEY,
+    secret_key_problem,
+)
 from picpick.settings.base import database_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +119,8 @@ def test_env_choice_refuses_an_unknown_choice(monkeypatch):
 
 # --- production settings, imported in a clean process ----------------------------------------
 
-GOOD_KEY = "k" * 30 + "-production-secret-key-for-tests-0123456789"
+# Made afresh each run: a key written here would be one more committed key production accepts.
+GOOD_KEY = secrets.token_urlsafe(64)
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": GOOD_KEY,
     "PICPICK_API_HOSTS": "api.picpick.example",
@@ -156,6 +165,87 @@ def test_production_refuses_a_short_secret_key():
     result = _import_production({**PRODUCTION_ENV, "DJANGO_SECRET_KEY": "short-key"})
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be at least 50 characters" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [LOCAL_SECRET_KEY, TEST_SECRET_KEY, BUILD_SECRET_KEY],
+    ids=["local.py", "test.py", "Dockerfile"],
+)
+def test_production_refuses_the_keys_committed_to_the_repository(key):
+    # The local key is exactly 50 characters: the length rule alone let production start with it.
+    result = _import_production({**PRODUCTION_ENV, "DJANGO_SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is a development key committed to the repository" in result.stderr
+
+
+def test_the_committed_keys_are_the_ones_the_settings_and_the_image_use():
+    assert f'"{LOCAL_SECRET_KEY}"' not in (ROOT / "picpick/settings/local.py").read_text()
+    assert "LOCAL_SECRET_KEY)" in (ROOT / "picpick/settings/local.py").read_text()
+    assert "TEST_SECRET_KEY)" in (ROOT / "picpick/settings/test.py").read_text()
+    assert f"DJANGO_SECRET_KEY={BUILD_SECRET_KEY} " in (ROOT / "docker/Dockerfile").read_text()
+
+
+def test_production_refuses_a_low_entropy_key_from_a_file(tmp_path):
+    secret = tmp_path / "django_secret_key"
+    secret.write_text("The quick brown fox jumps over the lazy dog. " * 2 + "\n")
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
+    result = _import_production({**env, "DJANGO_SECRET_KEY_FILE": str(secret)})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY repeats one short pattern" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (LOCAL_SECRET_KEY, "committed to the repository"),
+        ("django-insecure-" + secrets.token_urlsafe(64), "django-insecure-"),
+        (secrets.token_urlsafe(36)[:49], "at least 50 characters"),
+        ("z" * 60, "repeats one short pattern"),  # Django's own rule: < 5 distinct characters
+        ("correct-horse-battery-staple-42-and-more-more-more", "fewer than 20 distinct characters"),
+        ("Tr0ub4dor&3-" * 6, "repeats one short pattern"),
+        (secrets.token_urlsafe(24)[:24] * 3, "repeats one short pattern"),
+        ("x" * 60 + "abcdefghijklmnopqrstu", "mostly a few characters"),
+        ("0" * 60 + "123456789a", "mostly a few characters"),  # hex
+        ("".join(chr(c) for c in range(0x21, 0x7F))[:60], "mostly runs"),
+        ("0123456789abcdef" * 3 + "fedcba9876543210" * 2, "mostly runs"),
+        (secrets.token_hex(25), "at least 64 characters when it is hex"),
+    ],
+)
+def test_a_key_a_person_made_up_is_refused(key, problem):
+    assert problem in (secret_key_problem(key) or "")
+
+
+@pytest.mark.parametrize(
+    "generate",
+    [
+        lambda: secrets.token_urlsafe(64),
+        lambda: secrets.token_urlsafe(38),  # 51 characters
+        lambda: secrets.token_hex(32),
+        get_random_secret_key,
+    ],
+    ids=["token_urlsafe(64)", "token_urlsafe(38)", "token_hex(32)", "django"],
+)
+def test_generated_keys_are_accepted(generate):
+    for _ in range(200):
+        key = generate()
+        assert secret_key_problem(key) is None, key
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DJANGO_SECURE_SSL_REDIRECT", "false"), ("DJANGO_SECURE_HSTS_SECONDS", "0")],
+)
+def test_production_refuses_insecure_transport_without_the_named_override(name, value):
+    result = _import_production({**PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    assert f"{name}=" in result.stderr
+    assert "PICPICK_ALLOW_INSECURE_TRANSPORT=true" in result.stderr
+
+    allowed = _import_production(
+        {**PRODUCTION_ENV, name: value, "PICPICK_ALLOW_INSECURE_TRANSPORT": "true"}
+    )
+    assert allowed.returncode == 0, allowed.stderr
 
 
 @pytest.mark.parametrize(
