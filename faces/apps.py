@@ -12,7 +12,7 @@ class FacesConfig(AppConfig):
 
         PHOTO_DELETE_HOOKS.append(
             PhotoDeleteHook(
-                relations=frozenset({("faces.face", "photo")}),
+                relations=frozenset({("faces.face", "photo"), ("faces.photofacescan", "photo")}),
                 delete=services.faces_delete_for_photos,
             )
         )

@@ -41,6 +41,34 @@ class GalleryFaceIndex(models.Model):
         return f"face index of {self.gallery_id} v{self.version}"
 
 
+class PhotoFaceScan(models.Model):
+    """Which version of the face step last stored a photo's faces.
+
+    Written in the same transaction as the faces, so a row at the current version means the
+    photo's faces are there; a photo made ``ready`` whose face step never committed (a worker
+    killed between the two commits, a step that raised) has no row or an older one, and the
+    face sweep re-runs the step for it. ``attempts`` counts the sweep's re-runs since the last
+    success, so a photo the step keeps failing on is given up after a few.
+    """
+
+    photo = models.OneToOneField(
+        "galleries.Photo", on_delete=models.CASCADE, primary_key=True, related_name="face_scan"
+    )
+    studio = models.ForeignKey("accounts.Studio", on_delete=models.CASCADE, related_name="+")
+    gallery = models.ForeignKey("galleries.Gallery", on_delete=models.CASCADE, related_name="+")
+    # 0 until the step first succeeds; then ``faces.pipeline.FACE_STEP_VERSION`` of that run.
+    version = models.PositiveIntegerField(default=0)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["gallery", "version"], name="facescan_gallery_idx")]
+
+    def __str__(self) -> str:
+        return f"face scan of {self.photo_id} v{self.version}"
+
+
 class Person(StudioOwnedModel):
     """A group of faces in one gallery (people are per event)."""
 

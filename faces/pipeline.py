@@ -5,10 +5,18 @@ process right after the derivatives, on the same decode. Reprocessing a photo is
 keeps the studio's decisions: old and new boxes are matched (IoU ≥ 0.5, greedy, best pairs
 first), and a matched face keeps its id -- so its person, manual assignment, hidden flag and
 "not this person" rejections -- and only gets the new box, embedding and quality.
+
+The photo is committed ``ready`` before the face step runs (guests see it as soon as its
+previews exist), so the step can be lost: a worker killed between the two commits, or a step
+that raised. The faces are therefore committed with a ``PhotoFaceScan`` row naming the step's
+version; a ready photo without a current one is *due*. The hook's ``due`` lets the processing
+``ensure`` step re-run it (decoding the original again), and ``photos_face_step_sweep`` (beat)
+queues due photos for it, a few attempts each.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
@@ -16,18 +24,28 @@ import uuid
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Studio
 from faces.embedding import FaceConfig, FoundFace, find_faces, to_bytes
-from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
+from faces.models import Face, FaceRejection, GalleryFaceIndex, Person, PhotoFaceScan
 from galleries.imaging import Decoded
 from galleries.models import Gallery, Photo
+from galleries.services.processing import photos_enqueue, stuck_after
 
 logger = logging.getLogger(__name__)
 
 MATCH_IOU = 0.5
+# Bumped when detection or encoding changes which faces a photo gets (the detector settings,
+# the models): every photo scanned by an older version becomes due, and the sweep re-runs
+# them in batches.
+FACE_STEP_VERSION = 1
+# The sweep's re-runs of one photo before it gives up (until the version changes), at most one
+# per RETRY_AFTER: a re-run may wait behind a long media queue before it starts.
+MAX_ATTEMPTS = 3
+RETRY_AFTER = dt.timedelta(hours=1)
+SWEEP_BATCH = 200
 
 
 def face_config() -> FaceConfig:
@@ -168,12 +186,27 @@ def photo_faces_replace(*, photo: Photo, found: list[FoundFace]) -> dict[str, in
         _apply(face, item)
         created.append(face)
     Face.objects.bulk_create(created)
+    _scanned(photo)
     changed = bool(updated or vanished or created)
     if changed:
         face_index_mark_dirty(gallery_id=photo.gallery_id, studio_id=photo.studio_id)
         gallery_id = photo.gallery_id
         transaction.on_commit(lambda: _cluster_soon(gallery_id))
     return {"kept": len(updated), "created": len(created), "deleted": len(vanished)}
+
+
+def _scanned(photo: Photo) -> None:
+    """The photo's faces are stored by this version of the step (same transaction)."""
+    PhotoFaceScan.objects.update_or_create(
+        photo_id=photo.id,
+        defaults={
+            "studio_id": photo.studio_id,
+            "gallery_id": photo.gallery_id,
+            "version": FACE_STEP_VERSION,
+            "scanned_at": timezone.now(),
+            "attempts": 0,
+        },
+    )
 
 
 def photo_faces_ensure(*, photo: Photo, decoded: Decoded) -> dict[str, int] | None:
@@ -184,8 +217,9 @@ def photo_faces_ensure(*, photo: Photo, decoded: Decoded) -> dict[str, int] | No
     return photo_faces_replace(photo=photo, found=found)
 
 
-def decoded_hook(photo: Photo, decoded: Decoded) -> None:
-    """The DECODED_HOOKS entry: a failure is logged with its context, never fails the photo."""
+def _face_step(photo: Photo, decoded: Decoded) -> None:
+    """The face step of the hook: a failure is logged with its context, never fails the photo
+    (the photo stays due, and the sweep tries again)."""
     started = time.perf_counter()
     try:
         result = photo_faces_ensure(photo=photo, decoded=decoded)
@@ -206,3 +240,96 @@ def decoded_hook(photo: Photo, decoded: Decoded) -> None:
         logger.info(
             "faces of photo %s: %s in %.2fs", photo.id, result, time.perf_counter() - started
         )
+
+
+# --- Photos whose face step was lost ---------------------------------------------------------
+def _not_current() -> Q:
+    return Q(face_scan__isnull=True) | Q(face_scan__version__lt=FACE_STEP_VERSION)
+
+
+def photos_faces_missing(*, gallery: Gallery | None = None) -> QuerySet[Photo]:
+    """Ready photos of galleries with face recognition on whose faces are not stored by the
+    current version of the step (not yet, lost, or an older version)."""
+    photos = Photo.objects.filter(
+        state=Photo.State.READY,
+        gallery__face_recognition_enabled=True,
+        studio__face_recognition_enabled=True,
+    )
+    if gallery is not None:
+        photos = photos.filter(gallery=gallery)
+    return photos.filter(_not_current())
+
+
+def _settled(now: dt.datetime) -> dt.datetime:
+    # A photo made ready less than a task's time limit ago may still be in its face step (the
+    # same task runs it right after the ready commit): a worker killed there is told apart
+    # from a slow one only by the time limit, as ``photos_sweep_stuck`` does.
+    return now - stuck_after()
+
+
+def photo_faces_due(*, photo: Photo, now: dt.datetime | None = None) -> bool:
+    """Whether this ready photo needs the face step run again (see the module docstring)."""
+    now = now or timezone.now()
+    if photo.state != Photo.State.READY or not faces_enabled(photo=photo):
+        return False
+    if photo.processed_at is None or photo.processed_at > _settled(now):
+        return False
+    scan = PhotoFaceScan.objects.filter(photo_id=photo.id).values("version", "attempts").first()
+    return scan is None or (
+        scan["version"] < FACE_STEP_VERSION and scan["attempts"] <= MAX_ATTEMPTS
+    )
+
+
+def photos_face_step_sweep(*, now: dt.datetime | None = None) -> int:
+    """Beat: queue the processing ``ensure`` step for ready photos whose face step was lost.
+
+    Each queued photo counts one attempt on its scan row (created when missing) before the
+    message leaves, so a photo the step keeps failing on -- or killing its worker on -- is
+    given up after ``MAX_ATTEMPTS`` re-runs, until the step's version changes.
+    """
+    now = now or timezone.now()
+    due = (
+        photos_faces_missing()
+        .filter(processed_at__lte=_settled(now))
+        .filter(
+            Q(face_scan__isnull=True)
+            | Q(face_scan__attempts__lt=MAX_ATTEMPTS, face_scan__updated_at__lt=now - RETRY_AFTER)
+        )
+        .order_by("processed_at")
+        .values_list("id", "studio_id", "gallery_id")[:SWEEP_BATCH]
+    )
+    rows = list(due)
+    if not rows:
+        return 0
+    ids = [photo_id for photo_id, _, _ in rows]
+    with transaction.atomic():
+        PhotoFaceScan.objects.bulk_create(
+            [
+                PhotoFaceScan(photo_id=photo_id, studio_id=studio_id, gallery_id=gallery_id)
+                for photo_id, studio_id, gallery_id in rows
+            ],
+            ignore_conflicts=True,
+        )
+        PhotoFaceScan.objects.filter(photo_id__in=ids, version__lt=FACE_STEP_VERSION).update(
+            attempts=F("attempts") + 1, updated_at=now
+        )
+        photos_enqueue(ids)
+    logger.warning("face step sweep: %s ready photos without current faces queued", len(ids))
+    return len(ids)
+
+
+class FaceStepHook:
+    """The ``DECODED_HOOKS`` entry: the face step on the media step's decode, and ``due`` for
+    the processing ``ensure`` step to re-run it on a ready photo that lacks it."""
+
+    def __repr__(self) -> str:  # what the processing service's log names the hook by
+        return "faces.pipeline.decoded_hook"
+
+    def __call__(self, photo: Photo, decoded: Decoded) -> None:
+        _face_step(photo, decoded)
+
+    def due(self, photo: Photo) -> bool:
+        return photo_faces_due(photo=photo)
+
+
+decoded_hook = FaceStepHook()

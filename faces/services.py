@@ -17,7 +17,14 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from accounts.models import Studio, User
-from faces.models import Face, FaceDataDeletion, FaceRejection, GalleryFaceIndex, Person
+from faces.models import (
+    Face,
+    FaceDataDeletion,
+    FaceRejection,
+    GalleryFaceIndex,
+    Person,
+    PhotoFaceScan,
+)
 from galleries.models import Gallery, Photo
 
 logger = logging.getLogger(__name__)
@@ -31,6 +38,8 @@ def faces_delete_for_photos(photos: QuerySet[Photo]) -> int:
     One audit row per photo that had faces. The photo's people keep existing (other photos may
     show them); their counts are refreshed by the next clustering run, marked due here.
     """
+    scans = PhotoFaceScan.objects.filter(photo__in=photos.values("id"))
+    scans._raw_delete(scans.db)
     faces = Face.objects.filter(photo__in=photos.values("id"))
     per_photo = list(
         faces.values("photo_id", "gallery_id", "studio_id").annotate(n=Count("id")).order_by()
@@ -93,6 +102,9 @@ def _galleries_face_data_delete(
     faces._raw_delete(faces.db)
     people._raw_delete(people.db)
     GalleryFaceIndex.objects.filter(gallery_id__in=gallery_ids).delete()
+    # Switched back on, every photo is due again: its faces are gone with the scan rows.
+    scans = PhotoFaceScan.objects.filter(gallery_id__in=gallery_ids)
+    scans._raw_delete(scans.db)
     touched = set(face_counts) | set(people_counts) | indexed
     return {gid: (face_counts.get(gid, 0), people_counts.get(gid, 0)) for gid in touched}
 

@@ -32,7 +32,15 @@ def galleries_cluster_sweep() -> int:
     return sweep()
 
 
-# --- Detection (faces.services) --------------------------------------------------------------
+# --- Detection (faces.services, faces.pipeline) ----------------------------------------------
+
+
+@shared_task
+def photos_face_step_sweep() -> int:
+    """Beat: ready photos whose face step was lost are queued for it again."""
+    from faces.pipeline import photos_face_step_sweep as sweep
+
+    return sweep()
 
 
 @shared_task

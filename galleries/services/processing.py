@@ -10,6 +10,9 @@ out what is missing and does only that:
   to ``DECODED_HOOKS`` (the faces step plugs in there);
 - a ``ready`` photo whose watermarked preview does not match its gallery's watermark gets only
   that one derivative re-rendered (from the stored preview: a few hundred KB, not a 60 MB RAW);
+- a ``ready`` photo that a decoded hook says is still *due* (its step never committed: the
+  worker was killed after the ready commit, or the hook raised) gets the original decoded
+  again for the due hooks only (``faces.pipeline`` sweeps for such photos and queues them);
 - anything else (already ``processing``, ``ready`` and current, ``failed``, deleted) is left
   alone, so a duplicate message or a retry changes nothing twice.
 
@@ -35,7 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery.exceptions import SoftTimeLimitExceeded
@@ -53,11 +56,20 @@ from picpick.core.storage import ObjectNotFound, ObjectStorage, StorageError, ge
 
 logger = logging.getLogger(__name__)
 
-# The faces step (a later issue) registers here: called with the photo (already ``ready``) and
-# the decoded working image of the same pass, so nothing is downloaded or decoded twice. A hook
-# that raises is logged and skipped; it never fails the photo.
+# The faces step registers here: called with the photo (already ``ready``) and the decoded
+# working image of the same pass, so nothing is downloaded or decoded twice. A hook that raises
+# is logged and skipped; it never fails the photo. A hook with a ``due(photo) -> bool`` method
+# (``RerunnableHook``) can be lost with no harm to the photo -- the ready commit comes first --
+# so ``photo_process_ensure`` asks it about a ready photo and re-runs it when due.
 DecodedHook = Callable[[Photo, Decoded], None]
 DECODED_HOOKS: list[DecodedHook] = []
+
+
+class RerunnableHook(Protocol):
+    def __call__(self, photo: Photo, decoded: Decoded) -> None: ...
+
+    def due(self, photo: Photo) -> bool: ...
+
 
 THUMB = DerivativeSpec("thumb", 400, 80)
 PREVIEW = DerivativeSpec("preview", 2048, 82)
@@ -84,6 +96,7 @@ REPROCESS_SCOPES: tuple[str, ...] = ("all", "failed", "watermark")
 class Outcome(StrEnum):
     PROCESSED = "processed"
     WATERMARK_UPDATED = "watermark_updated"
+    STEPS_RERUN = "steps_rerun"
     FAILED = "failed"
     SKIPPED = "skipped"
     MISSING = "missing"
@@ -283,8 +296,8 @@ def _upload(
     return out
 
 
-def _run_hooks(photo: Photo, decoded: Decoded) -> None:
-    for hook in list(DECODED_HOOKS):
+def _run_hooks(photo: Photo, decoded: Decoded, hooks: Sequence[DecodedHook] | None = None) -> None:
+    for hook in list(DECODED_HOOKS if hooks is None else hooks):
         try:
             hook(photo, decoded)
         except SoftTimeLimitExceeded:
@@ -315,11 +328,17 @@ def photo_process_ensure(*, photo_id: uuid.UUID | str) -> Outcome:
         return Outcome.MISSING
     if claimed:
         return _process(photo)
-    if photo.state == Photo.State.READY and not watermark_current(
-        photo, wanted_watermark(photo.gallery)
-    ):
-        return _rewatermark(photo)
-    return Outcome.SKIPPED
+    if photo.state != Photo.State.READY:
+        return Outcome.SKIPPED
+    outcome = Outcome.SKIPPED
+    if not watermark_current(photo, wanted_watermark(photo.gallery)):
+        outcome = _rewatermark(photo)
+    if outcome in (Outcome.SKIPPED, Outcome.WATERMARK_UPDATED):
+        due = _due_hooks(photo)
+        if due:
+            rerun = _rerun_hooks(photo, due)
+            outcome = rerun if rerun != Outcome.SKIPPED else outcome
+    return outcome
 
 
 def _process(photo: Photo) -> Outcome:
@@ -443,6 +462,57 @@ def _rewatermark(photo: Photo) -> Outcome:
         _delete_objects(storage, _derivative_keys(photo), photo=photo)
         return Outcome.MISSING
     return Outcome.WATERMARK_UPDATED
+
+
+def _due_hooks(photo: Photo) -> list[DecodedHook]:
+    due = []
+    for hook in list(DECODED_HOOKS):
+        check = getattr(hook, "due", None)
+        if check is None:
+            continue
+        try:
+            if check(photo):
+                due.append(hook)
+        except Exception:  # one broken check must not keep the photo from its watermark
+            logger.exception("photo %s: decoded hook %r could not say if it is due", photo.id, hook)
+    return due
+
+
+def _rerun_hooks(photo: Photo, hooks: list[DecodedHook]) -> Outcome:
+    """Decode the original again for the decoded hooks a ready photo still lacks.
+
+    ``processing_started_at`` is the lease, as for the watermark (two deliveries do not decode
+    twice; the photo stays ``ready`` and visible). The original is decoded with the settings of
+    the first pass, so a hook sees the working image it would have seen then.
+    """
+    now = _now()
+    leased = (
+        Photo.objects.filter(id=photo.id, state=Photo.State.READY)
+        .filter(
+            Q(processing_started_at__isnull=True) | Q(processing_started_at__lt=now - stuck_after())
+        )
+        .update(processing_started_at=now)
+    )
+    if not leased:
+        return Outcome.SKIPPED
+    storage = get_storage()
+    name = PurePosixPath(photo.original_key).name or photo.filename
+    try:
+        with tempfile.TemporaryDirectory(prefix="picpick-steps-") as folder:
+            path = Path(folder) / f"original.{imaging.extension_of(name)}"
+            storage.download_to_file(key=photo.original_key, path=path)
+            decoded = _decode(path, filename=name)
+        _run_hooks(photo, decoded, hooks)
+    except (ImageRejected, ObjectNotFound, *TRANSIENT_ERRORS) as exc:
+        # The photo keeps what it has. No task retry: the hook's own sweep tries again later,
+        # and its bookkeeping (the face sweep counts attempts) bounds how often.
+        logger.warning("photo %s: decoded hooks not re-run: %s", photo.id, exc)
+        return Outcome.FAILED
+    finally:
+        Photo.objects.filter(id=photo.id, processing_started_at=now).update(
+            processing_started_at=None
+        )
+    return Outcome.STEPS_RERUN
 
 
 # --- Queueing --------------------------------------------------------------------------------

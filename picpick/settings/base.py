@@ -579,6 +579,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "faces.tasks.galleries_cluster_sweep",
         "schedule": timedelta(minutes=5),
     },
+    "faces-step-sweep": {
+        "task": "faces.tasks.photos_face_step_sweep",
+        "schedule": timedelta(minutes=10),
+    },
     "faces-retention": {
         "task": "faces.tasks.faces_retention_sweep",
         "schedule": timedelta(hours=6),
