@@ -442,8 +442,14 @@ class StudioApi(StudioAPIView):
         default_currency = serializers.CharField(max_length=3, required=False)
         face_recognition_enabled = serializers.BooleanField(
             required=False,
-            help_text="Off deletes the face data of every gallery at once; on again queues "
-            "the photos of galleries that have it on for processing.",
+            help_text="Off deletes the face data of every gallery at once (and needs `confirm`); "
+            "on again queues the photos of galleries that have it on for processing.",
+        )
+        confirm = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=32,
+            help_text='`"delete-face-data"`: required to switch face recognition off.',
         )
 
     class StudioDeleteInputSerializer(InputSerializer):
@@ -477,7 +483,15 @@ class StudioApi(StudioAPIView):
         request=StudioUpdateInputSerializer,
         responses={
             200: StudioOutputSerializer,
-            **error_responses(400, 401, 403, 409, e409="`slug_taken`."),
+            **error_responses(
+                400,
+                401,
+                403,
+                409,
+                e400="`validation_error`; `confirmation_required`: face recognition switched "
+                "off without `confirm`.",
+                e409="`slug_taken`.",
+            ),
         },
     )
     def patch(self, request: Request) -> Response:

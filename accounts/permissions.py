@@ -23,6 +23,16 @@
 | domain.view      |   ✓   |   ✓   |      ✓       |     ✓     |
 | domain.manage    |   ✓   |   ✓   |              |           |
 
+What the less obvious ones cover:
+
+- ``studio.edit``: every studio setting — name, address, currency, the site's logo, the
+  studio's watermarks (a change re-stamps or un-stamps every gallery using one) and face
+  recognition, studio-wide and per gallery. Switching face recognition off also needs
+  ``"confirm": "delete-face-data"`` in the request and leaves an audit row with who did it.
+- ``gallery.publish``: what guests get — publishing, archiving, guest access, and the
+  watermark a gallery uses.
+- ``gallery.edit``: the rest of a gallery — fields, albums, people and face corrections.
+
 Admins manage members but never an owner: only an owner can change or remove an owner, and a
 studio always keeps at least one owner (enforced in ``accounts.services``).
 """

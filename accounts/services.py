@@ -360,6 +360,22 @@ def studio_switch(*, user: User, studio_id: uuid.UUID) -> Membership:
     return membership
 
 
+# What a request that switches face recognition off (studio or gallery) must send as ``confirm``.
+FACE_DATA_DELETE_CONFIRMATION = "delete-face-data"
+
+
+def face_data_delete_confirm_check(*, confirm: str | None) -> None:
+    """Switching face recognition off deletes the people and every correction made to them, and
+    nothing brings them back: the request has to say it means that, not just send ``false``."""
+    if confirm != FACE_DATA_DELETE_CONFIRMATION:
+        raise ApplicationError(
+            "Switching face recognition off deletes the face data (people, names, corrections) "
+            f'for good; send "confirm": "{FACE_DATA_DELETE_CONFIRMATION}" to go ahead.',
+            code="confirmation_required",
+            fields={"confirm": [f'Must be "{FACE_DATA_DELETE_CONFIRMATION}".']},
+        )
+
+
 @transaction.atomic
 def studio_update(
     *,
@@ -369,6 +385,7 @@ def studio_update(
     timezone: str | None = None,
     default_currency: str | None = None,
     face_recognition_enabled: bool | None = None,
+    confirm: str | None = None,
     by: User | None = None,
 ) -> Studio:
     changed: list[str] = []
@@ -376,6 +393,8 @@ def studio_update(
         face_recognition_enabled is not None
         and face_recognition_enabled != studio.face_recognition_enabled
     )
+    if faces_switch and not face_recognition_enabled:
+        face_data_delete_confirm_check(confirm=confirm)
     if faces_switch:
         studio.face_recognition_enabled = bool(face_recognition_enabled)
         changed.append("face_recognition_enabled")

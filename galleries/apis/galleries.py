@@ -83,6 +83,15 @@ class GalleryDetailApi(StudioAPIView):
         "PATCH": Perm.GALLERY_EDIT,
         "DELETE": Perm.GALLERY_DELETE,
     }
+    # Switching face recognition off deletes people and their corrections for good: a studio
+    # setting, whatever the level. The watermark decides what guests of a published gallery
+    # get, like its guest access, so it takes the publisher's permission.
+    field_permissions = {
+        "PATCH": {
+            "face_recognition_enabled": Perm.STUDIO_EDIT,
+            "watermark_id": Perm.GALLERY_PUBLISH,
+        }
+    }
 
     class GalleryUpdateInputSerializer(GalleryFieldsInputSerializer):
         name = serializers.CharField(max_length=200, required=False)
@@ -94,7 +103,13 @@ class GalleryDetailApi(StudioAPIView):
         face_recognition_enabled = serializers.BooleanField(
             required=False,
             help_text="Off deletes the gallery's face data (faces, people, search index) at "
-            "once; on again queues its photos for processing.",
+            "once and needs `confirm`; on again queues its photos for processing.",
+        )
+        confirm = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=32,
+            help_text='`"delete-face-data"`: required to switch face recognition off.',
         )
 
     @extend_schema(
@@ -120,6 +135,10 @@ class GalleryDetailApi(StudioAPIView):
                 404,
                 409,
                 422,
+                e400="`validation_error`; `confirmation_required`: face recognition switched "
+                "off without `confirm`.",
+                e403="`permission_denied`: `face_recognition_enabled` needs studio.edit, "
+                "`watermark_id` gallery.publish.",
                 e409="`slug_taken`",
                 e422="`invalid_cover`, `invalid_watermark`",
             ),
@@ -129,7 +148,9 @@ class GalleryDetailApi(StudioAPIView):
         gallery = selectors.gallery_get(studio=self.studio, gallery_id=gallery_id)
         serializer = self.GalleryUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.gallery_update(gallery=gallery, by=request.user, changes=serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        confirm = changes.pop("confirm", None)
+        services.gallery_update(gallery=gallery, by=request.user, changes=changes, confirm=confirm)
         return _gallery_response(self, gallery.id)
 
     @extend_schema(

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from accounts.permissions import Perm, role_has
+from accounts.permissions import Perm
 from galleries import selectors, services
 from galleries.apis.serializers import (
     PhotoListSerializer,
@@ -16,7 +16,6 @@ from galleries.apis.serializers import (
 )
 from galleries.filters import PhotoListFilters, filters_parse
 from picpick.core.apis import StudioAPIView
-from picpick.core.errors import Forbidden
 from picpick.core.openapi import error_responses
 from picpick.core.serializers import InputSerializer
 
@@ -245,12 +244,8 @@ class PhotoBulkApi(StudioAPIView):
         serializer = self.PhotoBulkInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if data["action"] == "delete" and not role_has(self.membership.role, Perm.PHOTO_DELETE):
-            raise Forbidden(
-                f"Your role ({self.membership.role}) may not do this ({Perm.PHOTO_DELETE}).",
-                code="permission_denied",
-                extra={"permission": str(Perm.PHOTO_DELETE)},
-            )
+        if data["action"] == "delete":
+            self.require(Perm.PHOTO_DELETE)
         result = services.photos_bulk_action(
             gallery=gallery,
             by=request.user,

@@ -16,11 +16,13 @@ from picpick.core.openapi import error_responses
 from picpick.core.serializers import InputSerializer
 
 TAGS = ["watermarks"]
+# Watermarks are the studio's: one edit or delete re-stamps (or un-stamps) the guest previews
+# of every gallery that uses it, published ones included, so changing them is a studio setting.
 PERMISSIONS = {
-    "GET": Perm.GALLERY_EDIT,
-    "POST": Perm.GALLERY_EDIT,
-    "PATCH": Perm.GALLERY_EDIT,
-    "DELETE": Perm.GALLERY_EDIT,
+    "GET": Perm.GALLERY_VIEW,
+    "POST": Perm.STUDIO_EDIT,
+    "PATCH": Perm.STUDIO_EDIT,
+    "DELETE": Perm.STUDIO_EDIT,
 }
 
 
@@ -131,7 +133,7 @@ class WatermarkDetailApi(StudioAPIView):
 
 
 class WatermarkLogoApi(StudioAPIView):
-    permissions = {"POST": Perm.GALLERY_EDIT}
+    permissions = {"POST": Perm.STUDIO_EDIT}
     parser_classes = [MultiPartParser]
     # The API's body limit is 1 MiB; a logo may be 2 MiB, plus the multipart framing.
     max_body_bytes = service.LOGO_MAX_BYTES + 64 * 1024

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Studio, User
+from accounts.services import face_data_delete_confirm_check
 from galleries.lock_objects import gallery_lock, studio_usage_lock
 from galleries.models import Gallery, Photo, Tag, Watermark
 from galleries.services.counters import counters_apply
@@ -161,8 +162,13 @@ def gallery_create(
 
 
 @transaction.atomic
-def gallery_update(*, gallery: Gallery, by: User, changes: GalleryChanges) -> Gallery:
+def gallery_update(
+    *, gallery: Gallery, by: User, changes: GalleryChanges, confirm: str | None = None
+) -> Gallery:
+    """``confirm`` must be ``FACE_DATA_DELETE_CONFIRMATION`` when face recognition goes off."""
     gallery = gallery_lock(studio=gallery.studio, gallery_id=gallery.id)
+    if changes.get("face_recognition_enabled") is False and gallery.face_recognition_enabled:
+        face_data_delete_confirm_check(confirm=confirm)
     fields: list[str] = []
     slug = changes.get("slug")
     if slug and _slug_taken(studio=gallery.studio, slug=slug, exclude_id=gallery.id):

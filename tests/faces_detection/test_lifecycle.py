@@ -67,6 +67,9 @@ def counts(gallery: Gallery) -> dict[str, int]:
     }
 
 
+# Switching off deletes people and corrections for good: the request says it means it.
+FACES_OFF = {"face_recognition_enabled": False, "confirm": "delete-face-data"}
+
 NONE = {"faces": 0, "people": 0, "rejections": 0, "index": 0}
 FULL = {"faces": 6, "people": 2, "rejections": 1, "index": 1}
 
@@ -99,9 +102,7 @@ def test_switching_a_gallery_off_deletes_its_face_data(
     face_data(gallery_b)
     assert counts(gallery_a) == FULL
 
-    response = alice_client.patch(
-        f"/api/v1/galleries/{gallery_a.id}/", {"face_recognition_enabled": False}, format="json"
-    )
+    response = alice_client.patch(f"/api/v1/galleries/{gallery_a.id}/", FACES_OFF, format="json")
 
     assert response.status_code == 200, response.content
     assert response.json()["face_recognition_enabled"] is False
@@ -109,17 +110,13 @@ def test_switching_a_gallery_off_deletes_its_face_data(
     assert counts(other) == FULL and counts(gallery_b) == FULL  # nobody else's
     assert audit(gallery_a) == [(Reason.GALLERY_DISABLED, 6, 2, alice.id, None)]
     # Sending the same value again deletes nothing more and writes no second audit row.
-    alice_client.patch(
-        f"/api/v1/galleries/{gallery_a.id}/", {"face_recognition_enabled": False}, format="json"
-    )
+    alice_client.patch(f"/api/v1/galleries/{gallery_a.id}/", FACES_OFF, format="json")
     assert len(audit(gallery_a)) == 1
 
 
 def test_switching_a_gallery_back_on_queues_its_photos(alice_client, gallery_a, queued):
     photos = face_data(gallery_a)
-    alice_client.patch(
-        f"/api/v1/galleries/{gallery_a.id}/", {"face_recognition_enabled": False}, format="json"
-    )
+    alice_client.patch(f"/api/v1/galleries/{gallery_a.id}/", FACES_OFF, format="json")
     assert queued == []
     response = alice_client.patch(
         f"/api/v1/galleries/{gallery_a.id}/", {"face_recognition_enabled": True}, format="json"
@@ -147,7 +144,7 @@ def test_other_studio_anonymous_and_roles_without_edit_cannot_switch(
 ):
     face_data(gallery_a)
     url = f"/api/v1/galleries/{gallery_a.id}/"
-    body = {"face_recognition_enabled": False}
+    body = FACES_OFF
     assert bob_client.patch(url, body, format="json").status_code == 404
     assert anon_client.patch(url, body, format="json").status_code == 401
     monkeypatch.setitem(
@@ -168,7 +165,7 @@ def test_switching_the_studio_off_deletes_every_gallerys_face_data(
     face_data(other, photos=1)
     face_data(gallery_b)
 
-    response = alice_client.patch("/api/v1/studio/", {"face_recognition_enabled": False})
+    response = alice_client.patch("/api/v1/studio/", FACES_OFF)
 
     assert response.status_code == 200, response.content
     assert response.json()["face_recognition_enabled"] is False
@@ -185,10 +182,8 @@ def test_switching_the_studio_back_on_queues_galleries_that_want_faces(
     wanted = face_data(gallery_a)
     off = gallery_services.gallery_create(studio=studio_a, by=alice, name="Off")
     face_data(off)
-    alice_client.patch(
-        f"/api/v1/galleries/{off.id}/", {"face_recognition_enabled": False}, format="json"
-    )
-    alice_client.patch("/api/v1/studio/", {"face_recognition_enabled": False})
+    alice_client.patch(f"/api/v1/galleries/{off.id}/", FACES_OFF, format="json")
+    alice_client.patch("/api/v1/studio/", FACES_OFF)
     assert queued == []
     response = alice_client.patch("/api/v1/studio/", {"face_recognition_enabled": True})
     assert response.status_code == 200
@@ -199,10 +194,77 @@ def test_studio_switch_needs_studio_edit(member_of_a, anon_client, gallery_a, mo
     face_data(gallery_a)
     monkeypatch.setitem(ROLE_PERMISSIONS, Role.ASSISTANT, frozenset(set(Perm) - {Perm.STUDIO_EDIT}))
     _, client = member_of_a(Role.ASSISTANT)
-    body = {"face_recognition_enabled": False}
+    body = FACES_OFF
     assert client.patch("/api/v1/studio/", body).status_code == 403
     assert anon_client.patch("/api/v1/studio/", body).status_code == 401
     assert counts(gallery_a) == FULL
+
+
+# --- Confirmation and roles ---------------------------------------------------------------------
+@pytest.mark.parametrize("confirm", [None, "", "yes", "DELETE-FACE-DATA"])
+def test_switching_a_gallery_off_without_confirmation_changes_nothing(
+    alice_client, gallery_a, confirm
+):
+    face_data(gallery_a)
+    body = {"face_recognition_enabled": False, "notes": "changed"}
+    if confirm is not None:
+        body["confirm"] = confirm
+    response = alice_client.patch(f"/api/v1/galleries/{gallery_a.id}/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "confirmation_required"
+    assert "confirm" in response.json()["error"]["fields"]
+    gallery_a.refresh_from_db()
+    assert gallery_a.face_recognition_enabled and gallery_a.notes != "changed"
+    assert counts(gallery_a) == FULL and audit(gallery_a) == []
+
+
+def test_switching_the_studio_off_without_confirmation_changes_nothing(
+    alice_client, studio_a, gallery_a
+):
+    face_data(gallery_a)
+    body = {"face_recognition_enabled": False, "name": "Renamed"}
+    response = alice_client.patch("/api/v1/studio/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "confirmation_required"
+    studio_a.refresh_from_db()
+    assert studio_a.face_recognition_enabled and studio_a.name != "Renamed"
+    assert counts(gallery_a) == FULL and audit(gallery_a) == []
+
+
+def test_switching_on_or_sending_the_current_value_needs_no_confirmation(
+    alice_client, studio_a, gallery_a
+):
+    url = f"/api/v1/galleries/{gallery_a.id}/"
+    assert alice_client.patch(url, {"face_recognition_enabled": True}).status_code == 200
+    assert alice_client.patch(url, FACES_OFF, format="json").status_code == 200
+    assert alice_client.patch(url, {"face_recognition_enabled": False}).status_code == 200
+    assert alice_client.patch(url, {"face_recognition_enabled": True}).status_code == 200
+    assert (
+        alice_client.patch("/api/v1/studio/", {"face_recognition_enabled": True}).status_code == 200
+    )
+
+
+@pytest.mark.parametrize("role", [Role.PHOTOGRAPHER, Role.ASSISTANT])
+def test_only_studio_editors_switch_face_recognition(member_of_a, studio_a, gallery_a, role):
+    face_data(gallery_a)
+    _, client = member_of_a(role)
+    for url in (f"/api/v1/galleries/{gallery_a.id}/", "/api/v1/studio/"):
+        for body in (FACES_OFF, {"face_recognition_enabled": True}):
+            response = client.patch(url, body, format="json")
+            assert response.status_code == 403, (url, body, response.content)
+            assert response.json()["error"]["permission"] == "studio.edit"
+    studio_a.refresh_from_db()
+    gallery_a.refresh_from_db()
+    assert studio_a.face_recognition_enabled and gallery_a.face_recognition_enabled
+    assert counts(gallery_a) == FULL and audit(gallery_a) == []
+
+
+def test_an_admin_switching_off_is_recorded_by_name(member_of_a, gallery_a):
+    face_data(gallery_a)
+    admin, client = member_of_a(Role.ADMIN)
+    response = client.patch(f"/api/v1/galleries/{gallery_a.id}/", FACES_OFF, format="json")
+    assert response.status_code == 200, response.content
+    assert audit(gallery_a) == [(Reason.GALLERY_DISABLED, 6, 2, admin.id, None)]
 
 
 # --- Deletes with the photo and the gallery -----------------------------------------------------

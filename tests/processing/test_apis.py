@@ -167,20 +167,52 @@ def test_anonymous_gets_401(anon_client, mark_a):
     assert logo_post(anon_client, mark_a.id, logo_png()).status_code == 401
 
 
-def test_role_without_gallery_edit_gets_403(member_of_a, mark_a, monkeypatch):
-    monkeypatch.setitem(
-        ROLE_PERMISSIONS, Role.ASSISTANT, frozenset(set(Perm) - {Perm.GALLERY_EDIT})
-    )
-    _, client = member_of_a(Role.ASSISTANT)
+@pytest.mark.parametrize("role", [Role.PHOTOGRAPHER, Role.ASSISTANT])
+def test_only_studio_editors_change_watermarks(member_of_a, mark_a, role):
+    # A studio watermark stamps every gallery that uses it: deleting it un-watermarks
+    # published galleries, so it is a studio setting (studio.edit), not a gallery edit.
+    _, client = member_of_a(role)
+    assert client.get(WATERMARKS).status_code == 200
+    assert client.get(f"{WATERMARKS}{mark_a.id}/").status_code == 200
     for response in (
-        client.get(WATERMARKS),
         client.post(WATERMARKS, {"name": "x"}),
         client.patch(f"{WATERMARKS}{mark_a.id}/", {"text": "x"}),
         client.delete(f"{WATERMARKS}{mark_a.id}/"),
         logo_post(client, mark_a.id, logo_png()),
     ):
         assert (response.status_code, code(response)) == (403, "permission_denied")
-    assert Watermark.objects.count() == 1
+        assert response.json()["error"]["permission"] == "studio.edit"
+    mark_a.refresh_from_db()
+    assert Watermark.objects.count() == 1 and mark_a.text != "x"
+
+
+def test_an_admin_may_delete_a_watermark(member_of_a, mark_a):
+    _, client = member_of_a(Role.ADMIN)
+    assert client.delete(f"{WATERMARKS}{mark_a.id}/").status_code == 204
+    assert Watermark.objects.count() == 0
+
+
+def test_role_without_gallery_view_cannot_read_watermarks(member_of_a, mark_a, monkeypatch):
+    monkeypatch.setitem(
+        ROLE_PERMISSIONS, Role.ASSISTANT, frozenset(set(Perm) - {Perm.GALLERY_VIEW})
+    )
+    _, client = member_of_a(Role.ASSISTANT)
+    for response in (client.get(WATERMARKS), client.get(f"{WATERMARKS}{mark_a.id}/")):
+        assert (response.status_code, code(response)) == (403, "permission_denied")
+
+
+def test_an_assistant_cannot_change_a_gallerys_watermark(member_of_a, gallery_a, mark_a):
+    url = f"/api/v1/galleries/{gallery_a.id}/"
+    gallery_a.watermark = mark_a
+    gallery_a.save(update_fields=["watermark"])
+    _, client = member_of_a(Role.ASSISTANT)
+    for value in (None, str(mark_a.id)):
+        response = client.patch(url, {"watermark_id": value}, format="json")
+        assert (response.status_code, code(response)) == (403, "permission_denied")
+        assert response.json()["error"]["permission"] == "gallery.publish"
+    gallery_a.refresh_from_db()
+    assert gallery_a.watermark_id == mark_a.id
+    assert client.patch(url, {"notes": "still editable"}).status_code == 200
 
 
 # --- Gallery watermark_id --------------------------------------------------------------------
