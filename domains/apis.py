@@ -19,6 +19,7 @@ from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
 from picpick.core.pagination import page_body, paginate
 from picpick.core.serializers import InputSerializer
+from picpick.core.transactions import outside_request_transaction
 
 TAGS = ["domains"]
 
@@ -183,6 +184,7 @@ class DomainDetailApi(StudioAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@outside_request_transaction
 class DomainVerifyNowApi(StudioAPIView):
     permissions = {"POST": Perm.DOMAIN_MANAGE}
 

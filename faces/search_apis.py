@@ -19,6 +19,7 @@ from guests.apis import TOKEN_HEADER, GuestAPIView, client_address
 from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
 from picpick.core.serializers import InputSerializer
+from picpick.core.transactions import outside_request_transaction
 
 TAGS = ["selfie search"]
 # Room for the multipart framing and the other fields around the file.
@@ -147,6 +148,7 @@ _GUEST_ERRORS = {
 }
 
 
+@outside_request_transaction
 class PublicSelfieSearchApi(_GuestSelfieView):
     @extend_schema(
         tags=TAGS,
@@ -169,6 +171,7 @@ class PublicSelfieSearchApi(_GuestSelfieView):
         return Response(SelfieSearchOutputSerializer(result).data)
 
 
+@outside_request_transaction
 class StudioSelfieSearchApi(StudioAPIView):
     permissions = {"POST": Perm.GALLERY_VIEW}
     parser_classes = [MultiPartParser]

@@ -6,12 +6,17 @@ to prove that studio A's objects answer 404 to studio B.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from functools import partial
+
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.tokens import token_pair_for
 from tests.factories import MembershipFactory, StudioFactory, UserFactory
+from tests.queries import QueryCount
 
 # The S3 (moto server) and local-storage fixtures are shared by every test package.
 pytest_plugins = ["tests.storage_fixtures"]
@@ -106,3 +111,27 @@ def bob_client(bob, studio_b) -> APIClient:
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()
+
+
+@contextmanager
+def _assert_num_queries(config, num: int, exact: bool = True, info: str | None = None):
+    with QueryCount(connection) as context:
+        yield context
+    performed = len(context)
+    if (num != performed) if exact else (performed > num):
+        sqls = "\n\n".join(q["sql"] for q in context.captured_queries)
+        bound = "" if exact else "or less "
+        pytest.fail(
+            f"Expected to perform {num} queries {bound}but {performed} were done"
+            f"{chr(10) + info if info else ''}\n\nQueries:\n{sqls}"
+        )
+
+
+@pytest.fixture
+def django_assert_num_queries(pytestconfig):
+    return partial(_assert_num_queries, pytestconfig)
+
+
+@pytest.fixture
+def django_assert_max_num_queries(pytestconfig):
+    return partial(_assert_num_queries, pytestconfig, exact=False)

@@ -22,6 +22,7 @@ from picpick.core.openapi import error_responses
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body
 from picpick.core.serializers import InputSerializer
 from picpick.core.storage import MAX_PARTS, UploadedPart, get_storage
+from picpick.core.transactions import outside_request_transaction
 
 TAGS = ["uploads"]
 
@@ -270,6 +271,7 @@ _E422_COMPLETE = (
 )
 
 
+@outside_request_transaction
 class UploadBatchStartApi(StudioAPIView):
     permissions = {"POST": Perm.PHOTO_UPLOAD}
 
@@ -347,6 +349,7 @@ class UploadBatchStartApi(StudioAPIView):
         )
 
 
+@outside_request_transaction
 class UploadDetailApi(StudioAPIView):
     permissions = {"GET": Perm.PHOTO_UPLOAD, "DELETE": Perm.PHOTO_UPLOAD}
 
@@ -381,6 +384,7 @@ class UploadDetailApi(StudioAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@outside_request_transaction
 class UploadRenewApi(StudioAPIView):
     permissions = {"POST": Perm.PHOTO_UPLOAD}
 
@@ -443,6 +447,7 @@ class UploadPartsApi(StudioAPIView):
         return Response({"urls": UploadUrlSerializer([_url_data(u) for u in urls], many=True).data})
 
 
+@outside_request_transaction
 class UploadCompleteApi(StudioAPIView):
     permissions = {"POST": Perm.PHOTO_UPLOAD}
 
@@ -562,6 +567,7 @@ class UploadBatchFilesApi(StudioAPIView):
         return Response(UploadBatchFilePageSerializer(body).data)
 
 
+@outside_request_transaction
 class UploadBatchCompleteApi(StudioAPIView):
     permissions = {"POST": Perm.PHOTO_UPLOAD}
 

@@ -161,7 +161,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         return None  # a real bug: let Django log it and answer 500
 
-    set_rollback()  # nothing half-written: the request's transaction is rolled back
+    if getattr(context.get("view"), "request_transaction", True):
+        set_rollback()  # nothing half-written: the request's transaction is rolled back
     return Response(body, status=status, headers=headers)
 
 

@@ -1,10 +1,12 @@
 """Test settings: SQLite unless DATABASE_URL is set (CI sets MariaDB and Redis)."""
 
+import os
+
 from picpick.core.env import env_str
 from picpick.core.secret_key import TEST_SECRET_KEY
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK, VAR_DIR
+from .base import DATABASES, REST_FRAMEWORK, VAR_DIR
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", TEST_SECRET_KEY)
 DEBUG = False
@@ -37,3 +39,10 @@ PICPICK_DNS_TIMEOUT_SECONDS = 1
 PICPICK_EDGE_CNAME = "edge.picpick.test"
 PICPICK_EDGE_IPV4 = ["203.0.113.10"]
 PICPICK_EDGE_IPV6 = ["2001:db8::10"]
+
+# Every request is one transaction. An in-memory SQLite test database is one connection that
+# the live server's threads share, so concurrent requests would nest their transactions on it:
+# the SQLite test database is a file (one per test process), where each thread has its own
+# connection and SQLite's lock serialises the writers as it does under `make run`.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Invitation, Membership, Role, User
 from tests.factories import MembershipFactory, StudioFactory, UserFactory
+from tests.queries import QueryCount
 
 pytestmark = pytest.mark.django_db
 
@@ -61,10 +61,10 @@ def test_staff_see_every_studios_rows(staff_client, alice, bob, url):
 @pytest.mark.parametrize("url", CHANGELISTS)
 def test_list_pages_do_not_query_per_row(superuser_client, url):
     make_rows(2)
-    with CaptureQueriesContext(connection) as few:
+    with QueryCount(connection) as few:
         assert superuser_client.get(url).status_code == 200
     make_rows(10)
-    with CaptureQueriesContext(connection) as many:
+    with QueryCount(connection) as many:
         assert superuser_client.get(url).status_code == 200
     assert len(many) == len(few)
 

@@ -5,9 +5,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.permissions import Perm
+from galleries.services import gallery_create
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import Conflict
 from picpick.core.serializers import InputSerializer
+from picpick.core.transactions import outside_request_transaction
 
 
 class EchoApi(StudioAPIView):
@@ -35,7 +37,25 @@ class BillingOnlyApi(StudioAPIView):
         return Response({"ok": True})
 
 
+class TwoGalleriesApi(StudioAPIView):
+    """Two service calls in one request, the second failing (the same slug twice)."""
+
+    permissions = {"POST": Perm.GALLERY_CREATE}
+
+    def post(self, request):
+        for name in ("First", "Second"):
+            gallery_create(studio=self.studio, by=request.user, name=name, slug="same-slug")
+        return Response({}, status=201)
+
+
+@outside_request_transaction
+class TwoGalleriesOutsideApi(TwoGalleriesApi):
+    pass
+
+
 urlpatterns = [
+    path("api/v1/two-galleries/", TwoGalleriesApi.as_view()),
+    path("api/v1/two-galleries-outside/", TwoGalleriesOutsideApi.as_view()),
     path("api/v1/echo/", EchoApi.as_view()),
     path("api/v1/billing-only/", BillingOnlyApi.as_view()),
 ]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from galleries import services
 from galleries.models import Photo
 from tests.delivery.conftest import derivative_bytes, stored_photo
+from tests.queries import QueryCount
 from tests.storage_fixtures import send
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_a_page_of_100_is_signed_with_one_call_per_kind_and_no_extra_query(
 
     monkeypatch.setattr(type(s3_settings), "presign_get_many", counting)
     monkeypatch.setattr(type(s3_settings), "presign_get", None)  # any single signing would fail
-    with CaptureQueriesContext(connection) as queries:
+    with QueryCount(connection) as queries:
         response = alice_client.get(f"/api/v1/galleries/{gallery_a.id}/photos/?page_size=100")
     assert response.status_code == 200
     assert len(queries) <= 4  # user, membership + studio, gallery, the page

@@ -291,7 +291,7 @@ def test_anonymous_is_401(call, anon_client, studio_a):
     assert_error(OBJECT_CALLS[call](anon_client, _url(domain)), 401, "not_authenticated")
 
 
-def test_anonymous_list_and_add_are_401(anon_client):
+def test_anonymous_list_and_add_are_401(anon_client, db):
     assert_error(anon_client.get(URL), 401, "not_authenticated")
     assert_error(anon_client.post(URL, {"hostname": "a.example.com"}), 401, "not_authenticated")
 

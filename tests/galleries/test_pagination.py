@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from galleries.models import Photo
+from tests.queries import QueryCount
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def test_page_size_defaults_to_50(alice_client, gallery_a):
 
 
 def _queries_for(client, url: str) -> tuple[int, dict]:
-    with CaptureQueriesContext(connection) as captured:
+    with QueryCount(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200
     return len(captured), response.json()

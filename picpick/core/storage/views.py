@@ -17,6 +17,7 @@ from picpick.core.errors import ApplicationError, Forbidden, NotFound
 from picpick.core.openapi import error_responses
 from picpick.core.storage import get_storage
 from picpick.core.storage.local import LocalStorage
+from picpick.core.transactions import outside_request_transaction
 
 TAGS = ["storage (local backend)"]
 
@@ -47,6 +48,7 @@ def _local_storage() -> LocalStorage:
     return storage
 
 
+@outside_request_transaction
 class LocalObjectApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
