@@ -67,6 +67,22 @@ class PersonPhotoSerializer(serializers.Serializer):
     thumb_url = serializers.CharField(allow_null=True)
 
 
+class GroupingSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["off", "pending", "running", "done"],
+        help_text=(
+            "off: face recognition is switched off. pending: photos are still on their way to "
+            "the face step, or faces wait for the next grouping run (it starts a little after "
+            "the last photo of an upload). running: a grouping run is under way. done: every "
+            "processed photo's faces were grouped; an empty list then means nobody was found."
+        ),
+    )
+    photos_waiting = serializers.IntegerField(
+        help_text="Photos still being processed or not yet searched for faces."
+    )
+    faces_waiting = serializers.IntegerField(help_text="Faces found but not yet grouped.")
+
+
 def _page_serializer(name: str, item: type[serializers.Serializer]):
     return inline_serializer(
         name=name,
@@ -163,9 +179,22 @@ class PeopleListApi(StudioAPIView):
         tags=TAGS,
         operation_id="people_list",
         summary="People of a gallery, largest first, with a cover face",
+        description=(
+            "People appear once their faces are grouped, a little after the photos are "
+            "processed: `grouping` says whether that is still under way, so an empty list "
+            "while `grouping.state` is `pending` or `running` means *not yet*, not *nobody*."
+        ),
         parameters=[PeopleFilters],
         responses={
-            200: _page_serializer("PersonPage", PersonOutputSerializer),
+            200: inline_serializer(
+                name="PersonPage",
+                fields={
+                    "results": PersonOutputSerializer(many=True),
+                    "next": serializers.CharField(allow_null=True),
+                    "previous": serializers.CharField(allow_null=True),
+                    "grouping": GroupingSerializer(),
+                },
+            ),
             **error_responses(400, 401, 403, 404),
         },
     )
@@ -178,7 +207,10 @@ class PeopleListApi(StudioAPIView):
             cursor=filters.get("cursor") or None,
             page_size=filters["page_size"],
         )
-        return Response(_page(page, _people_data(page.items), PersonOutputSerializer))
+        grouping = GroupingSerializer(selectors.grouping_status(gallery=gallery)).data
+        # The page body as every list answers it, and beside it the state of the grouping.
+        body = _page(page, _people_data(page.items), PersonOutputSerializer)
+        return Response({**body, "grouping": grouping})
 
 
 class PeopleReclusterApi(StudioAPIView):

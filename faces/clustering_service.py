@@ -31,6 +31,7 @@ from galleries.models import Gallery, Photo
 from picpick.core.errors import Conflict, Unprocessable
 
 THRESHOLD = clustering.DEFAULT_THRESHOLD
+RUN_TIME_LIMIT = 660  # faces.tasks.gallery_cluster_run's hard time limit
 
 
 def _bump(index: GalleryFaceIndex, *, clustered: bool = False) -> None:
@@ -272,6 +273,15 @@ def _full_key(gallery_id) -> str:
     return f"faces:cluster-full:{gallery_id}"
 
 
+def _running_key(gallery_id) -> str:
+    return f"faces:cluster-running:{gallery_id}"
+
+
+def gallery_cluster_running(*, gallery_id: uuid.UUID | str) -> bool:
+    """Whether a clustering run of the gallery is under way (for the People API's state)."""
+    return bool(cache.get(_running_key(gallery_id)))
+
+
 def cluster_delay() -> int:
     return settings.PICPICK_FACE_CLUSTER_DELAY_SECONDS
 
@@ -307,11 +317,16 @@ def gallery_cluster_run(*, gallery_id: uuid.UUID | str) -> str:
     if not full and not GalleryFaceIndex.objects.filter(gallery=gallery, dirty=True).exists():
         return "clean"
     cache.delete(_full_key(gallery_id))
-    if full:
-        gallery_cluster(gallery=gallery)
-        return "full"
-    gallery_cluster_incremental(gallery=gallery)
-    return "incremental"
+    # Expires with the task's hard time limit: a killed run does not say "running" for long.
+    cache.set(_running_key(gallery_id), 1, timeout=RUN_TIME_LIMIT)
+    try:
+        if full:
+            gallery_cluster(gallery=gallery)
+            return "full"
+        gallery_cluster_incremental(gallery=gallery)
+        return "incremental"
+    finally:
+        cache.delete(_running_key(gallery_id))
 
 
 def galleries_cluster_sweep() -> int:

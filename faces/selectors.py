@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from accounts.models import Studio
 from faces.clustering import DEFAULT_THRESHOLD
-from faces.models import Face, HideRequest, Person
+from faces.clustering_service import gallery_cluster_running
+from faces.models import Face, GalleryFaceIndex, HideRequest, Person
+from faces.pipeline import MAX_ATTEMPTS, photos_faces_missing
 from galleries.models import Gallery, Photo
 from galleries.selectors.delivery import photo_urls_many
 from picpick.core.errors import NotFound, Unprocessable
@@ -130,3 +133,52 @@ def hide_requests_page(
     """
     queryset = HideRequest.objects.filter(studio_id=gallery.studio_id, gallery=gallery)
     return paginate(queryset, ordering=["-created_at"], cursor=cursor, page_size=page_size)
+
+
+# --- Grouping state ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroupingStatus:
+    """Where the gallery's faces are on their way to people (the People API shows it).
+
+    ``off``: face recognition is switched off for the gallery or the studio. ``running``: a
+    clustering run is grouping the faces now. ``pending``: photos are still on their way to the
+    face step, or faces were stored since the last run (the run is debounced: it starts a
+    little after the last photo of a burst). ``done``: every face of every processed photo was
+    seen by a clustering run; a face it left alone stays ungrouped (seen once only, or told
+    apart by the studio).
+    """
+
+    state: str
+    photos_waiting: int  # uploaded or processing, or ready without their face step yet
+    faces_waiting: int  # stored, not yet seen by a clustering run
+
+
+def grouping_status(*, gallery: Gallery) -> GroupingStatus:
+    if not (gallery.face_recognition_enabled and gallery.studio.face_recognition_enabled):
+        return GroupingStatus(state="off", photos_waiting=0, faces_waiting=0)
+    in_processing = Photo.objects.filter(
+        gallery=gallery, state__in=[Photo.State.UPLOADED, Photo.State.PROCESSING]
+    ).count()
+    # A photo the face step was given up on (``pipeline.MAX_ATTEMPTS``) waits for nothing.
+    without_faces = (
+        photos_faces_missing(gallery=gallery).exclude(face_scan__attempts__gte=MAX_ATTEMPTS).count()
+    )
+    index = GalleryFaceIndex.objects.filter(gallery=gallery).first()
+    faces_waiting = 0
+    if index is not None and index.dirty:
+        faces = Face.objects.filter(
+            gallery=gallery, hidden=False, person__isnull=True, assignment=Face.Assignment.NONE
+        )
+        # Faces and the dirty flag commit together, under the gallery lock a run also takes,
+        # so a face created after the last run finished is one that run did not see.
+        if index.clustered_at is not None:
+            faces = faces.filter(created_at__gt=index.clustered_at)
+        faces_waiting = faces.count()
+    photos_waiting = in_processing + without_faces
+    if gallery_cluster_running(gallery_id=gallery.id):
+        state = "running"
+    elif photos_waiting or (index is not None and index.dirty):
+        state = "pending"
+    else:
+        state = "done"
+    return GroupingStatus(state=state, photos_waiting=photos_waiting, faces_waiting=faces_waiting)
