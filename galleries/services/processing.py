@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import tempfile
 import uuid
 import zoneinfo
@@ -233,13 +234,25 @@ def _save(photo: Photo, fields: list[str]) -> bool:
     return True
 
 
+# Decoders and storage clients name the files they failed on, and those are the worker's own
+# temporary copies (its temp folder, "original.jpg"): the studio reads the photo's name instead.
+_LOCAL_PATH = re.compile(
+    r"(?<![\w.:/\\])/(?:[^\s'\"/\\]+/)+[^\s'\"/\\,;)]*"  # /any/dir/file
+    r"|\b[A-Za-z]:\\(?:[^\s'\"\\]+\\)*[^\s'\"\\,;)]*"  # C:\dir\file
+)
+
+
+def _public_message(message: str, *, filename: str) -> str:
+    return _LOCAL_PATH.sub(lambda _: filename, message)
+
+
 def _fail(photo: Photo, code: str, message: str, storage: ObjectStorage | None = None) -> Outcome:
     """Mark the photo failed with a readable reason; derivatives of a previous run go."""
     logger.info("photo %s failed: %s (%s)", photo.id, code, message)
     _delete_objects(storage or get_storage(), _derivative_keys(photo), photo=photo)
     photo.state = Photo.State.FAILED
     photo.failure_code = code[:50]
-    photo.failure_message = message[:500]
+    photo.failure_message = _public_message(message, filename=photo.filename)[:500]
     photo.derivatives = {}
     photo.watermark_version = 0
     photo.processing_started_at = None
