@@ -49,6 +49,7 @@ def run() -> list[Result]:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+    from picpick.core.storage import sha256_base64
     from picpick.core.storage.s3 import CloudFrontSigner, S3Storage
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
@@ -75,14 +76,17 @@ def run() -> list[Result]:
             key="studios/s1/originals/big.NEF", content_type="image/x-nikon-nef"
         )
         files = [f"studios/s1/originals/{n:05d}.NEF" for n in range(BATCH)]
+        # Every upload declares its SHA-256, and its PUT URL is signed with it.
+        checksums = [sha256_base64(key.encode()) for key in files]
         page = [f"studios/s1/galleries/g1/web/{n:05d}.jpg" for n in range(PAGE)]
 
         def puts() -> None:
-            for key in files:
+            for key, checksum in zip(files, checksums, strict=True):
                 storage.presign_put(
                     key=key,
                     content_type="image/x-nikon-nef",
                     content_length=52_428_800,
+                    checksum_sha256=checksum,
                     expires_in=3600,
                 )
 

@@ -102,6 +102,7 @@ class UploadRejectedSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text=(
             "`unsupported_type`, `empty_file`, `file_too_large`, `invalid_checksum`, "
+            "`checksum_required`, "
             "`quota_exceeded`, `duplicate`, `idempotency_key_reused`, "
             "`duplicate_idempotency_key`."
         )
@@ -227,7 +228,12 @@ class UploadFileInputSerializer(InputSerializer):
     size = serializers.IntegerField(min_value=0, help_text="Bytes.")
     content_type = serializers.CharField(max_length=100)
     checksum_sha256 = serializers.CharField(
-        max_length=100, required=False, help_text="Base64 of the file's SHA-256 (32 bytes)."
+        max_length=100,
+        help_text=(
+            "Base64 of the file's SHA-256 (32 bytes). Required: the PUT URL is signed with it, "
+            "so storage accepts exactly these bytes (multipart files are checked against it "
+            "when processed). Missing: a 400 `checksum_required`."
+        ),
     )
     checksum_crc32c = serializers.CharField(
         max_length=100, required=False, help_text="Base64 of the file's CRC32C (4 bytes)."
@@ -282,18 +288,41 @@ class UploadBatchStartApi(StudioAPIView):
             many=True, min_length=1, max_length=upload_services.MAX_FILES_PER_BATCH
         )
 
+        def to_internal_value(self, data):
+            # Its own code, not the generic validation_error: uploaders written before the
+            # checksum was required must learn exactly what to add.
+            files = data.get("files") if isinstance(data, dict) else None
+            if isinstance(files, list):
+                missing = {
+                    f"files.{index}.checksum_sha256": ["Required: base64 of the file's SHA-256."]
+                    for index, file in enumerate(files)
+                    if isinstance(file, dict) and not file.get("checksum_sha256")
+                }
+                if missing:
+                    raise ApplicationError(
+                        "Every file needs its SHA-256 (checksum_sha256): the upload URL is "
+                        "signed with it.",
+                        code="checksum_required",
+                        fields=missing,
+                    )
+            return super().to_internal_value(data)
+
     @extend_schema(
         tags=TAGS,
         operation_id="uploads_start",
         summary="Start uploading files to a gallery: presigned URLs per file",
         description=(
-            "Each file is checked on its own (extension and content type, size, checksum "
-            "format, duplicates, the studio's quota); files that fail are listed in `rejected` "
-            "with a code while the others get a pending photo and presigned requests: one "
-            "`PUT` for files up to the single-PUT limit, S3 multipart for larger ones (the "
-            "first 100 part URLs here, more from `POST /uploads/{id}/parts/`). Send the bytes "
-            "to the URLs, then complete the upload (or the whole batch). Answers 200 instead "
-            "of 201 when every file replays an earlier start (same idempotency keys)."
+            "Every file declares its SHA-256 (`checksum_sha256`; a 400 `checksum_required` "
+            "otherwise). Each file is checked on its own (extension and content type, size, "
+            "checksum format, duplicates, the studio's quota); files that fail are listed in "
+            "`rejected` with a code while the others get a pending photo and presigned "
+            "requests: one `PUT` for files up to the single-PUT limit, S3 multipart for larger "
+            "ones (the first 100 part URLs here, more from `POST /uploads/{id}/parts/`). Send "
+            "the bytes to the URLs with the headers given (a single PUT is signed with the "
+            "SHA-256 and `If-None-Match: *`: it creates the object once and never replaces it; "
+            "a 412 on a retried PUT means it is stored), then complete the upload (or the "
+            "whole batch). Answers 200 instead of 201 when every file replays an earlier start "
+            "(same idempotency keys)."
         ),
         request=UploadBatchStartInputSerializer,
         responses={
@@ -307,6 +336,7 @@ class UploadBatchStartApi(StudioAPIView):
                 409,
                 413,
                 422,
+                e400="`checksum_required` (a file without `checksum_sha256`), `validation_error`.",
                 e409="`gallery_archived`",
                 e422=(
                     "`no_files_accepted` (every file was rejected; `rejected` lists why) or "

@@ -41,7 +41,11 @@ def refused(status: int) -> bool:
 def test_single_put_then_read_back_every_way(storage, prefix, tmp_path):
     key = f"{prefix}originals/IMG_0001.jpg"
     presigned = storage.presign_put(
-        key=key, content_type="image/jpeg", content_length=len(JPEG), expires_in=300
+        key=key,
+        content_type="image/jpeg",
+        content_length=len(JPEG),
+        checksum_sha256=sha256_base64(JPEG),
+        expires_in=300,
     )
     assert presigned.method == "PUT"
     assert presigned.headers["Content-Type"] == "image/jpeg"
@@ -158,7 +162,11 @@ def test_abort_drops_the_upload_and_is_idempotent(storage, prefix):
 def test_put_with_another_length_or_type_than_signed_is_refused(storage, prefix):
     key = f"{prefix}originals/declared.jpg"
     presigned = storage.presign_put(
-        key=key, content_type="image/jpeg", content_length=len(JPEG), expires_in=300
+        key=key,
+        content_type="image/jpeg",
+        content_length=len(JPEG),
+        checksum_sha256=sha256_base64(JPEG),
+        expires_in=300,
     )
 
     longer = put_presigned(presigned, JPEG + b"extra")
@@ -171,7 +179,11 @@ def test_put_with_another_length_or_type_than_signed_is_refused(storage, prefix)
 
 def test_a_url_for_one_key_does_not_write_another(storage, prefix):
     presigned = storage.presign_put(
-        key=f"{prefix}mine.jpg", content_type="image/jpeg", content_length=len(JPEG), expires_in=60
+        key=f"{prefix}mine.jpg",
+        content_type="image/jpeg",
+        content_length=len(JPEG),
+        checksum_sha256=sha256_base64(JPEG),
+        expires_in=60,
     )
     tampered = presigned.__class__(
         method="PUT",
@@ -189,7 +201,11 @@ def test_expired_urls_are_refused(storage, prefix, monkeypatch):
     with monkeypatch.context() as clock:
         sign_in_the_past(clock, seconds=30)
         put = storage.presign_put(
-            key=f"{prefix}late-put.jpg", content_type="image/jpeg", content_length=3, expires_in=1
+            key=f"{prefix}late-put.jpg",
+            content_type="image/jpeg",
+            content_length=3,
+            checksum_sha256=sha256_base64(b"abc"),
+            expires_in=1,
         )
         get = storage.presign_get(key=key, expires_in=1)
 
@@ -220,6 +236,65 @@ def test_checksum_mismatch_is_refused_and_a_match_accepted(storage, prefix):
     assert right.headers["x-amz-checksum-sha256"] == sha256_base64(JPEG)
     assert put_presigned(right, JPEG).status == 200
     assert storage.head(key=key).size == len(JPEG)
+
+
+def _create_url(storage, key: str, body: bytes):
+    return storage.presign_put(
+        key=key,
+        content_type="image/jpeg",
+        content_length=len(body),
+        checksum_sha256=sha256_base64(body),
+        expires_in=60,
+    )
+
+
+def test_a_presigned_put_creates_its_object_and_never_replaces_it(storage, prefix):
+    key = f"{prefix}originals/verified.jpg"
+    presigned = _create_url(storage, key, JPEG)
+    assert presigned.headers["If-None-Match"] == "*"
+    assert put_presigned(presigned, JPEG).status == 200
+    stored = storage.head(key=key)
+
+    again = put_presigned(presigned, JPEG)  # the same URL, even with the same bytes
+    html = b"<html>not a photo</html>".ljust(len(JPEG))
+    other = put_presigned(_create_url(storage, key, html), html)  # a URL for other bytes
+
+    assert again.status == 412, again.body
+    assert other.status == 412, other.body
+    assert storage.head(key=key) == stored
+    with storage.open(key=key) as stream:
+        assert stream.read() == JPEG
+
+
+def test_a_put_without_the_signed_if_none_match_is_refused(storage, prefix):
+    key = f"{prefix}originals/unconditional.jpg"
+    presigned = _create_url(storage, key, JPEG)
+    headers = {
+        name: value
+        for name, value in presigned.headers.items()
+        if name.lower() not in ("content-length", "if-none-match")
+    }
+
+    response = send("PUT", presigned.url, headers=headers, body=JPEG)
+
+    assert response.status == 403, response.body
+    assert storage.head(key=key) is None
+
+
+def test_list_objects_pages_in_key_order_from_any_key(storage, prefix):
+    keys = [f"{prefix}{name}" for name in ("b/2.jpg", "a/1.jpg", "b/10.jpg", "c.jpg")]
+    for key in keys:
+        storage.put_object(key=key, body=JPEG, content_type="image/jpeg")
+    storage.put_object(key=f"t/{prefix[2:-1]}-other/x.jpg", body=b"x", content_type="image/jpeg")
+
+    first = storage.list_objects(prefix=prefix, limit=3)
+    rest = storage.list_objects(prefix=prefix, start_after=first[-1].key, limit=3)
+
+    assert [o.key for o in first + rest] == sorted(keys)
+    assert all(o.size == len(JPEG) and o.etag == md5_hex(JPEG) for o in first + rest)
+    assert all(o.last_modified > utcnow() - timedelta(minutes=5) for o in first + rest)
+    assert storage.list_objects(prefix=prefix, start_after=sorted(keys)[-1]) == []
+    assert storage.list_objects(prefix=f"{prefix}none/") == []
 
 
 def test_presign_get_with_a_download_name_makes_an_attachment(storage, prefix):
@@ -337,7 +412,13 @@ def test_put_object_with_tags_and_cache_control(storage, prefix):
 def test_invalid_keys_are_refused_before_any_request(storage):
     for key in ("../etc/passwd", "/abs", "a//b", "a/./b", "a\x00b", ".meta/x", ""):
         with pytest.raises(InvalidKey):
-            storage.presign_put(key=key, content_type="image/jpeg", content_length=1, expires_in=60)
+            storage.presign_put(
+                key=key,
+                content_type="image/jpeg",
+                content_length=1,
+                checksum_sha256=sha256_base64(b"x"),
+                expires_in=60,
+            )
         with pytest.raises(InvalidKey):
             storage.head(key=key)
 

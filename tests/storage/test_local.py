@@ -21,6 +21,7 @@ def path_of(url: str) -> str:
 
 
 def put(url: str, body: bytes, content_type: str = "image/png", **meta):
+    meta.setdefault("HTTP_IF_NONE_MATCH", "*")  # signed into every single PUT
     return Client().generic("PUT", path_of(url), data=body, content_type=content_type, **meta)
 
 
@@ -88,9 +89,45 @@ def test_a_body_that_does_not_match_its_checksum_is_refused(local_storage):
     assert nothing_written(local_storage)
 
 
+def test_a_put_after_the_object_was_deleted_is_refused(local_storage, presigned_put):
+    key = "studios/s1/originals/p1.png"
+    checksum = sha256_base64(BODY)
+    assert put(presigned_put.url, BODY, HTTP_X_AMZ_CHECKSUM_SHA256=checksum).status_code == 200
+    assert local_storage.delete_many(keys=[key]) == []
+
+    response = put(presigned_put.url, BODY, HTTP_X_AMZ_CHECKSUM_SHA256=checksum)
+
+    assert_error(response, 412, "object_exists")
+    assert nothing_written(local_storage)
+
+
+def test_a_put_after_its_never_written_key_was_deleted_is_refused(local_storage, presigned_put):
+    # An abandoned upload: the sweeper deletes its key although nothing was stored yet.
+    assert local_storage.delete_many(keys=["studios/s1/originals/p1.png"]) == []
+
+    response = put(presigned_put.url, BODY, HTTP_X_AMZ_CHECKSUM_SHA256=sha256_base64(BODY))
+
+    assert_error(response, 412, "object_exists")
+    assert nothing_written(local_storage)
+
+
+def test_workers_may_write_again_where_an_object_was_deleted(local_storage):
+    key = "studios/s1/d/thumb/p1.jpg"
+    local_storage.put_object(key=key, body=b"one", content_type="image/jpeg")
+    local_storage.delete_many(keys=[key])
+    local_storage.put_object(key=key, body=b"two", content_type="image/jpeg")
+
+    assert local_storage.head(key=key).size == 3
+    assert local_storage.object_headers(key=key)["Content-Type"] == "image/jpeg"
+
+
 def test_a_missing_content_length_is_refused(local_storage):
     presigned = local_storage.presign_put(
-        key="studios/s1/originals/p1.png", content_type="image/png", content_length=3, expires_in=60
+        key="studios/s1/originals/p1.png",
+        content_type="image/png",
+        content_length=3,
+        checksum_sha256=sha256_base64(b"abc"),
+        expires_in=60,
     )
     response = put(presigned.url, b"abc", CONTENT_LENGTH="")
     assert_error(response, 411, "length_required")
@@ -206,7 +243,11 @@ def test_traversal_through_the_url_is_refused(local_storage, path):
 def test_a_key_used_as_a_folder_conflicts(local_storage, django_http_server):
     local_storage.put_object(key="studios/s1/a/b", body=b"x", content_type="text/plain")
     presigned = local_storage.presign_put(
-        key="studios/s1/a", content_type="text/plain", content_length=1, expires_in=60
+        key="studios/s1/a",
+        content_type="text/plain",
+        content_length=1,
+        checksum_sha256=sha256_base64(b"y"),
+        expires_in=60,
     )
     response = put_presigned(presigned, b"y")
     assert response.status == 409

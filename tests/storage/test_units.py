@@ -154,6 +154,7 @@ def test_presigned_urls_are_byte_identical_to_botocore(style, endpoint, region, 
                 "ContentType": "image/x-nikon-nef",
                 "ContentLength": 123456789,
                 "ChecksumSHA256": checksum,
+                "IfNoneMatch": "*",
             },
             ExpiresIn=900,
         )

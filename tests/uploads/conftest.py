@@ -83,12 +83,18 @@ def sha256_b64(data: bytes) -> str:
 
 
 def declare(name: str = "IMG_0001.jpg", data: bytes | None = None, **fields) -> dict:
-    """A file entry of a start request; size and SHA-256 from ``data`` when given."""
-    entry = {"name": name, "content_type": "image/jpeg"}
+    """A file entry of a start request; size and SHA-256 from ``data`` when given.
+
+    Without ``data`` the file gets a SHA-256 of its own (made from its name and size: two
+    declarations never look like duplicates), as every file must declare one; a field given
+    as None is left out (``checksum_sha256=None``: a file declared without it).
+    """
+    entry: dict = {"name": name, "content_type": "image/jpeg"}
     if data is not None:
         entry.update(size=len(data), checksum_sha256=sha256_b64(data))
     entry.update(fields)
-    return entry
+    entry.setdefault("checksum_sha256", sha256_b64(f"{entry['name']} {entry.get('size')}".encode()))
+    return {key: value for key, value in entry.items() if value is not None}
 
 
 def start(client, gallery: Gallery, files: list[dict], **body):

@@ -214,10 +214,10 @@ def test_album_of_another_gallery_is_a_422(alice_client, gallery_a, studio_a, al
 @pytest.mark.parametrize(
     "body",
     [
-        {"files": [{"name": "a.jpg", "size": 1, "content_type": "image/jpeg"}], "albumid": None},
-        {"files": [{"name": "a.jpg", "size": 1, "content_type": "image/jpeg", "sha": "x"}]},
-        {"files": [{"name": "a.jpg", "content_type": "image/jpeg"}]},
-        {"files": [{"name": "a.jpg", "size": -1, "content_type": "image/jpeg"}]},
+        {"files": [declare("a.jpg", size=1)], "albumid": None},
+        {"files": [declare("a.jpg", size=1, sha="x")]},
+        {"files": [declare("a.jpg")]},
+        {"files": [declare("a.jpg", size=-1)]},
         {"files": []},
         {"files": "a.jpg"},
         [],

@@ -16,6 +16,7 @@ from galleries import services
 from galleries.models import Gallery, Photo, StudioUsage, Upload
 from galleries.services.uploads import FileDeclaration, upload_batch_start, uploads_sweep
 from tests.races import race
+from tests.uploads.conftest import sha256_b64
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -34,7 +35,12 @@ def test_two_batches_racing_for_the_last_quota_reserve_exactly_the_quota(setting
 
     def start_batch(worker: int):
         files = [
-            FileDeclaration(name=f"w{worker}-{n}.jpg", size=FILE, content_type="image/jpeg")
+            FileDeclaration(
+                name=f"w{worker}-{n}.jpg",
+                size=FILE,
+                content_type="image/jpeg",
+                checksum_sha256=sha256_b64(f"w{worker}-{n}".encode()),
+            )
             for n in range(8)
         ]
         fresh = Gallery.objects.select_related("studio").get(id=gallery.id)
@@ -56,7 +62,13 @@ def test_two_batches_racing_for_the_last_quota_reserve_exactly_the_quota(setting
 def test_two_sweepers_at_once_clean_each_upload_once(settings, studio_a, alice):
     gallery = services.gallery_create(studio=studio_a, by=alice, name="Sweep race")
     files = [
-        FileDeclaration(name=f"{n}.jpg", size=FILE, content_type="image/jpeg") for n in range(20)
+        FileDeclaration(
+            name=f"{n}.jpg",
+            size=FILE,
+            content_type="image/jpeg",
+            checksum_sha256=sha256_b64(str(n).encode()),
+        )
+        for n in range(20)
     ]
     upload_batch_start(gallery=gallery, by=alice, files=files)
     Upload.objects.update(expires_at=timezone.now() - timedelta(days=1))

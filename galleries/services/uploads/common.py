@@ -67,7 +67,9 @@ class FileDeclaration:
     name: str
     size: int
     content_type: str
-    checksum_sha256: str | None = None
+    # Required: a single PUT is signed with it, so storage takes no other bytes (see
+    # picpick.core.storage); multipart files are checked against it when processed.
+    checksum_sha256: str
     checksum_crc32c: str | None = None
     idempotency_key: str | None = None
 
@@ -162,13 +164,13 @@ def _part_expiry() -> int:
 
 
 def upload_put_url(*, storage: ObjectStorage, upload: Upload) -> PartUrl:
-    """The presigned single PUT of a file; signed with its SHA-256 when the client gave one,
-    so storage refuses any other body."""
+    """The presigned single PUT of a file: signed with its SHA-256 and create-only, so storage
+    takes exactly the declared bytes, once."""
     request = storage.presign_put(
         key=upload.key,
         content_type=upload.content_type,
         content_length=upload.size,
-        checksum_sha256=upload.checksum_sha256 or None,
+        checksum_sha256=upload.checksum_sha256,
         expires_in=_put_expiry(),
     )
     return PartUrl(part_number=None, request=request)

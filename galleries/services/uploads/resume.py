@@ -59,6 +59,10 @@ def upload_resume_urls(
     if not upload_is_resumable(upload):
         return [], [], []
     if not upload_is_multipart(upload):
+        if not upload.checksum_sha256:
+            # Started before checksums were required: no URL can be signed for it any more
+            # (it would be one that could replace the file); it expires like any abandoned one.
+            return [], [], []
         return [upload_put_url(storage=storage, upload=upload)], [], []
     try:
         parts = storage.list_parts(key=upload.key, upload_id=upload.multipart_upload_id)

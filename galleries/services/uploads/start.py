@@ -84,11 +84,10 @@ def upload_plan(size: int) -> tuple[int, int]:
 
 
 def _checksum_problem(declaration: FileDeclaration) -> str | None:
-    if declaration.checksum_sha256 is not None:
-        try:
-            validate_checksum_sha256(declaration.checksum_sha256)
-        except ApplicationError as exc:
-            return exc.message
+    try:
+        validate_checksum_sha256(declaration.checksum_sha256)
+    except ApplicationError as exc:
+        return exc.message
     if declaration.checksum_crc32c is not None:
         try:
             raw = base64.b64decode(declaration.checksum_crc32c, validate=True)
@@ -130,6 +129,10 @@ def _check_file(index: int, declaration: FileDeclaration) -> _Accepted | Rejecti
     if declaration.size > limit:
         return reject(
             "file_too_large", f"The file has {declaration.size} bytes; the limit is {limit}."
+        )
+    if not declaration.checksum_sha256:
+        return reject(
+            "checksum_required", "Every file needs its SHA-256 (checksum_sha256, base64)."
         )
     problem = _checksum_problem(declaration)
     if problem is not None:
@@ -301,7 +304,7 @@ def _decide(
         .select_related("batch", "photo")
         .order_by()
     }
-    checksums = [c.declaration.checksum_sha256 for c in checked if c.declaration.checksum_sha256]
+    checksums = [c.declaration.checksum_sha256 for c in checked]
     existing: dict[str, uuid.UUID] = {}
     if checksums:
         rows = (
@@ -350,7 +353,7 @@ def _decide(
                 )
             continue
         checksum = declaration.checksum_sha256
-        duplicate_of = existing.get(checksum) if checksum else None
+        duplicate_of = existing.get(checksum)
         if duplicate_of is not None and not allow_duplicates:
             reject(
                 item,
@@ -371,7 +374,7 @@ def _decide(
         item.duplicate_of = duplicate_of
         item.key = keys.original_key(studio.id, gallery.id, item.photo_id, declaration.name)
         accepted.append(item)
-        if checksum and checksum not in existing:
+        if checksum not in existing:
             existing[checksum] = item.photo_id  # a second copy later in the same request
     return accepted, replays, rejected
 
@@ -413,7 +416,7 @@ def _register(
             filename=item.declaration.name,
             size=item.declaration.size,
             content_type=item.content_type,
-            checksum=item.declaration.checksum_sha256 or "",
+            checksum=item.declaration.checksum_sha256,
             state=Photo.State.PENDING,
             position=start + offset,
             original_key=item.key,
@@ -438,7 +441,7 @@ def _register(
             key=item.key,
             size=item.declaration.size,
             content_type=item.content_type,
-            checksum_sha256=item.declaration.checksum_sha256 or "",
+            checksum_sha256=item.declaration.checksum_sha256,
             checksum_crc32c=item.declaration.checksum_crc32c or "",
             multipart_upload_id=item.multipart_upload_id,
             part_size=item.part_size,

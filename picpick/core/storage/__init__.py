@@ -19,6 +19,12 @@ process; it is rebuilt when a storage setting changes (``override_settings`` in 
 
 Keys are chosen by the application (e.g. ``studios/<id>/originals/<photo id>``), never taken
 verbatim from a client: :func:`validate_key` refuses anything that could escape a folder.
+
+A presigned ``PUT`` creates an object; it never replaces one. Its URL is signed with the
+body's SHA-256 *and* with ``If-None-Match: *`` (an S3 conditional write), so the holder of the
+URL can neither store other bytes than were declared nor overwrite the object once it exists
+-- a verified original stays the file that was verified for as long as the URL lives. Workers
+write derivatives with ``put_object``, which does replace.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ __all__ = [
     "InvalidKey",
     "InvalidPart",
     "MultipartUpload",
+    "ObjectExists",
     "ObjectInfo",
     "ObjectNotFound",
     "ObjectStorage",
@@ -108,6 +115,13 @@ class ObjectNotFound(NotFound):
     default_code = "object_not_found"
 
 
+class ObjectExists(ApplicationError):
+    """A create-only PUT found an object (or, locally, a deleted one) at its key: S3's 412."""
+
+    status_code = 412
+    default_code = "object_exists"
+
+
 class UploadNotFound(NotFound):
     default_code = "upload_not_found"
 
@@ -127,7 +141,9 @@ class ObjectTooLarge(ApplicationError):
 class PresignedRequest:
     """One HTTP request a client may make without our credentials.
 
-    The client sends ``method`` to ``url`` with ``headers`` exactly. ``Content-Length``, when
+    The client sends ``method`` to ``url`` with ``headers`` exactly (for a single PUT they
+    include ``If-None-Match: *``: a retried PUT whose first answer was lost gets a 412, which
+    means the object is stored). ``Content-Length``, when
     listed, is what the body's length must be: HTTP clients set that header themselves from the
     body (browsers refuse to let scripts set it), so clients skip it and send the rest. With S3
     the signature covers these headers, so a client cannot send another type, size or content
@@ -345,13 +361,15 @@ class ObjectStorage(abc.ABC):
         key: str,
         content_type: str,
         content_length: int,
-        checksum_sha256: str | None = None,
+        checksum_sha256: str,
         expires_in: int,
     ) -> PresignedRequest:
-        """A single ``PUT`` of exactly ``content_length`` bytes of ``content_type``.
+        """A single ``PUT`` creating ``key`` with exactly ``content_length`` bytes of
+        ``content_type`` whose SHA-256 is ``checksum_sha256`` (base64).
 
-        With ``checksum_sha256`` (base64 of the body's SHA-256) storage refuses any other body.
-        Up to :data:`MAX_SINGLE_PUT_SIZE`; larger files go multipart.
+        Storage refuses any other body, and refuses the PUT once an object exists at ``key``
+        (``If-None-Match: *``, signed). Up to :data:`MAX_SINGLE_PUT_SIZE`; larger files go
+        multipart.
         """
 
     @abc.abstractmethod
@@ -461,6 +479,14 @@ class ObjectStorage(abc.ABC):
     @abc.abstractmethod
     def list_keys(self, *, prefix: str, limit: int | None = None) -> list[str]:
         """Keys under the folder ``prefix`` (ending in ``/``), up to ``limit``."""
+
+    @abc.abstractmethod
+    def list_objects(
+        self, *, prefix: str, start_after: str | None = None, limit: int = MAX_DELETE_BATCH
+    ) -> list[ObjectInfo]:
+        """Up to ``limit`` objects under the folder ``prefix`` in key order, after the key
+        ``start_after``: a page of a scan that can stop and resume anywhere. ``etag``,
+        ``size`` and ``last_modified`` are filled; the content type may not be."""
 
     @abc.abstractmethod
     def delete_prefix(self, *, prefix: str) -> int:

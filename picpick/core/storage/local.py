@@ -9,12 +9,20 @@ content type, length, checksum, upload id and part number, download name and lif
 Layout under the root::
 
     <key>                          the object's bytes (keys never start with ".")
-    .meta/<key>.json               content type, ETag, checksum, cache control, tags
+    .meta/<key>.json               content type, ETag, checksum, cache control, tags; after a
+                                   delete, a tombstone ({"deleted_at": ...})
     .uploads/<upload id>/          upload.json + 00001.part / 00001.json per part
     .tmp/                          bodies being received; renamed into place when complete
 
 S3 allows both ``a`` and ``a/b`` as keys; a filesystem cannot, so here that is a 409
 ``key_conflict``. Our keys are ``<folder>/<id>`` shaped, so it does not arise in practice.
+
+A presigned PUT is create-only, as on S3 (``If-None-Match: *``, signed), and stricter: it is
+refused while the object exists *and* after it was deleted (the tombstone), so a PUT URL of a
+completed, aborted, expired or deleted upload can never bring bytes back. Upload keys carry a
+fresh id, so no legitimate first write ever meets a tombstone; ``put_object`` (workers'
+derivatives) ignores them. S3 has no tombstones: there, what a late PUT restores is left to
+the orphan sweep.
 """
 
 from __future__ import annotations
@@ -41,11 +49,13 @@ from django.utils.dateparse import parse_datetime
 
 from picpick.core.errors import ApplicationError, Conflict, Forbidden
 from picpick.core.storage import (
+    MAX_DELETE_BATCH,
     MIN_PART_SIZE,
     SHA256_ALGORITHM,
     InvalidKey,
     InvalidPart,
     MultipartUpload,
+    ObjectExists,
     ObjectInfo,
     ObjectNotFound,
     ObjectStorage,
@@ -71,7 +81,7 @@ SALT = "picpick.core.storage.local"
 CHUNK_SIZE = 1024 * 1024
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 # The query parameters a signature covers, in a fixed order; a missing one signs as "".
-SIGNED_PARAMS = ("ct", "len", "sha", "uid", "pn", "cd", "ttl")
+SIGNED_PARAMS = ("ct", "len", "sha", "inm", "uid", "pn", "cd", "ttl")
 
 
 class _UrlSigner(signing.TimestampSigner):
@@ -192,17 +202,29 @@ class LocalStorage(ObjectStorage):
             raise
         return Path(tmp), size, md5.hexdigest(), sha_b64
 
-    def _place(self, tmp: Path, target: Path) -> None:
+    def _place(self, tmp: Path, target: Path, *, create_only: bool = False) -> None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_dir():
                 raise IsADirectoryError(target)
-            os.replace(tmp, target)  # atomic: readers see the old object or the new one
+            if create_only:
+                # link() fails if the target exists: of two PUTs racing, exactly one creates.
+                try:
+                    os.link(tmp, target)
+                except FileExistsError as exc:
+                    raise ObjectExists("An object already exists at this key.") from exc
+                finally:
+                    tmp.unlink(missing_ok=True)
+            else:
+                os.replace(tmp, target)  # atomic: readers see the old object or the new one
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
             tmp.unlink(missing_ok=True)
             raise Conflict(
                 "The key collides with an existing key used as a folder.", code="key_conflict"
             ) from exc
+
+    def _tombstoned(self, key: str) -> bool:
+        return "deleted_at" in self._read_meta(key)
 
     def write_object(
         self,
@@ -215,8 +237,13 @@ class LocalStorage(ObjectStorage):
         cache_control: str | None = None,
         tags: dict[str, str] | None = None,
         etag: str | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
+        """Store ``stream`` at ``key``; with ``create_only`` (a presigned PUT) only where no
+        object is or was (:class:`ObjectExists` otherwise, checked again as it is placed)."""
         target = self.path_for(key)
+        if create_only and (target.is_file() or self._tombstoned(key)):
+            raise ObjectExists("An object exists or existed at this key; it is not replaced.")
         tmp, _size, md5_hex, sha_b64 = self._receive(
             stream, length=length, checksum_sha256=checksum_sha256
         )
@@ -227,7 +254,7 @@ class LocalStorage(ObjectStorage):
             "cache_control": cache_control,
             "tags": tags or {},
         }
-        self._place(tmp, target)
+        self._place(tmp, target, create_only=create_only)
         meta_path = self._meta_path(key)
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         _write_json(meta_path, meta, self._tmp)
@@ -286,16 +313,24 @@ class LocalStorage(ObjectStorage):
         key: str,
         content_type: str,
         content_length: int,
-        checksum_sha256: str | None = None,
+        checksum_sha256: str,
         expires_in: int,
     ) -> PresignedRequest:
         validate_single_put(key=key, content_length=content_length, expires_in=expires_in)
-        params = {"ct": content_type, "len": str(content_length), "ttl": str(expires_in)}
-        headers = {"Content-Type": content_type, "Content-Length": str(content_length)}
-        if checksum_sha256 is not None:
-            params["sha"] = headers["x-amz-checksum-sha256"] = validate_checksum_sha256(
-                checksum_sha256
-            )
+        checksum = validate_checksum_sha256(checksum_sha256)
+        params = {
+            "ct": content_type,
+            "len": str(content_length),
+            "sha": checksum,
+            "inm": "*",
+            "ttl": str(expires_in),
+        }
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(content_length),
+            "If-None-Match": "*",
+            "x-amz-checksum-sha256": checksum,
+        }
         return PresignedRequest(
             method="PUT",
             url=self._url(key, params, method="PUT"),
@@ -495,19 +530,24 @@ class LocalStorage(ObjectStorage):
     # -- housekeeping --
     def delete_many(self, *, keys: Iterable[str]) -> list[str]:
         failed = []
+        deleted_at = utcnow().isoformat()
         for key in [validate_key(key) for key in keys]:
             try:
                 path = self.path_for(key)
                 if path.is_dir():
                     failed.append(key)
                     continue
+                # The tombstone first: a create-only PUT racing this delete then finds either
+                # the object or the tombstone, never an empty key. Written for a key that was
+                # never stored too (an abandoned upload): its URL must not fill it later.
+                meta_path = self._meta_path(key)
+                meta_path.parent.mkdir(parents=True, exist_ok=True)
+                _write_json(meta_path, {"deleted_at": deleted_at}, self._tmp)
                 path.unlink(missing_ok=True)
-                self._meta_path(key).unlink(missing_ok=True)
             except OSError:
                 failed.append(key)
                 continue
             self._prune(path.parent, self.root)
-            self._prune(self._meta_path(key).parent, self._meta)
         return failed
 
     @staticmethod
@@ -543,6 +583,33 @@ class LocalStorage(ObjectStorage):
                 continue
             found.append(path.relative_to(self.root).as_posix())
             if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def list_objects(
+        self, *, prefix: str, start_after: str | None = None, limit: int = MAX_DELETE_BATCH
+    ) -> list[ObjectInfo]:
+        validate_prefix(prefix)
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        folder = self.path_for(prefix[:-1])
+        if not folder.is_dir():
+            return []
+        # A folder has no key order: sort the whole walk (the local backend holds a
+        # developer's objects, not a bucket's millions).
+        listed = sorted(
+            path.relative_to(self.root).as_posix()
+            for path in _walk_files(folder)
+            if not path.name.startswith(".")
+        )
+        found: list[ObjectInfo] = []
+        for key in listed:
+            if start_after is not None and key <= start_after:
+                continue
+            info = self.head(key=key)
+            if info is not None:  # deleted while we listed
+                found.append(info)
+            if len(found) >= limit:
                 break
         return found
 

@@ -227,13 +227,26 @@ class S3Storage(ObjectStorage):
         key: str,
         content_type: str,
         content_length: int,
-        checksum_sha256: str | None = None,
+        checksum_sha256: str,
         expires_in: int,
     ) -> PresignedRequest:
         validate_single_put(key=key, content_length=content_length, expires_in=expires_in)
-        headers = {"Content-Type": content_type, "Content-Length": str(content_length)}
-        if checksum_sha256 is not None:
-            headers["x-amz-checksum-sha256"] = validate_checksum_sha256(checksum_sha256)
+        # Both headers are signed, so a client must send them as they are:
+        # - x-amz-checksum-sha256: S3 refuses a body that does not hash to it (BadDigest), so
+        #   the URL can store exactly one content, the declared one;
+        # - If-None-Match: * (S3 conditional writes, also in MinIO and moto): S3 answers 412
+        #   once an object exists, so the URL cannot rewrite a verified original while it
+        #   lives, not even with the same bytes (a new Last-Modified, a new version).
+        # Either alone leaves a hole: the checksum allows re-PUTting the same bytes, the
+        # condition allows any bytes before the first PUT. What neither can stop is a PUT
+        # after the photo's object was deleted (the key is empty again); the URL is short-lived
+        # and galleries' orphan sweep deletes what nothing references.
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(content_length),
+            "If-None-Match": "*",
+            "x-amz-checksum-sha256": validate_checksum_sha256(checksum_sha256),
+        }
         now = utcnow()
         url = self.presigner.presign(
             method="PUT", key=key, expires_in=expires_in, now=now, headers=headers
@@ -531,6 +544,39 @@ class S3Storage(ObjectStorage):
                         return found
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"S3 list_objects_v2 failed: {exc}") from exc
+        return found
+
+    def list_objects(
+        self, *, prefix: str, start_after: str | None = None, limit: int = MAX_DELETE_BATCH
+    ) -> list[ObjectInfo]:
+        validate_prefix(prefix)
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        found: list[ObjectInfo] = []
+        params: dict[str, Any] = {"Prefix": prefix}
+        if start_after:
+            params["StartAfter"] = start_after
+        while len(found) < limit:
+            params["MaxKeys"] = min(1000, limit - len(found))
+            try:
+                page = self._call("list_objects_v2", **params)
+            except ClientError as exc:
+                raise StorageError(f"S3 list_objects_v2 failed: {exc}") from exc
+            for item in page.get("Contents", []):
+                found.append(
+                    ObjectInfo(
+                        key=item["Key"],
+                        size=item["Size"],
+                        etag=item["ETag"].strip('"'),
+                        content_type=None,  # not in a listing
+                        storage_class=item.get("StorageClass"),
+                        last_modified=item["LastModified"],
+                    )
+                )
+            if not page.get("IsTruncated"):
+                break
+            params.pop("StartAfter", None)
+            params["ContinuationToken"] = page["NextContinuationToken"]
         return found
 
     def delete_prefix(self, *, prefix: str) -> int:

@@ -30,6 +30,7 @@ _SIGNATURE_PARAMETERS = [
         ("ct", False, "Signed Content-Type: the request must send exactly this."),
         ("len", False, "Signed Content-Length: the body must be exactly this long."),
         ("sha", False, "Signed SHA-256 (base64): the body must hash to it."),
+        ("inm", False, "Signed `*`: create-only, the request must send `If-None-Match: *`."),
         ("uid", False, "Multipart upload id (part uploads)."),
         ("pn", False, "Part number, 1..10000 (part uploads)."),
         ("cd", False, "Content-Disposition the download is answered with."),
@@ -37,7 +38,7 @@ _SIGNATURE_PARAMETERS = [
 ]
 _E403 = (
     "`signature_invalid` (tampered or for another request), `url_expired`, or "
-    "`header_mismatch` (Content-Type or checksum header other than signed)."
+    "`header_mismatch` (Content-Type, checksum or If-None-Match header other than signed)."
 )
 
 
@@ -62,8 +63,10 @@ class LocalObjectApi(APIView):
         description=(
             "What S3 does for a presigned PUT, for the embedded backend: the body is streamed "
             "to disk, checked against the signed length and checksum, and moved into place "
-            "atomically. The `ETag` response header (quoted MD5, as S3) is what a client "
-            "reports for each part when completing a multipart upload."
+            "atomically. A single PUT creates its object and never replaces one: it is "
+            "refused with a 412 while the object exists or after it was deleted. The `ETag` "
+            "response header (quoted MD5, as S3) is what a client reports for each part when "
+            "completing a multipart upload."
         ),
         auth=[],
         parameters=_SIGNATURE_PARAMETERS,
@@ -76,11 +79,16 @@ class LocalObjectApi(APIView):
                 404,
                 409,
                 411,
+                412,
                 e400="`content_length_mismatch`, `checksum_mismatch`, `checksum_required`.",
                 e403=_E403,
                 e404="`upload_not_found` (completed or aborted), or the S3 backend is in use.",
                 e409="`key_conflict`: the key is used as a folder by other keys.",
                 e411="`length_required`: no Content-Length header.",
+                e412=(
+                    "`object_exists`: the object is stored (a retried PUT) or was deleted; "
+                    "presigned PUTs never replace an object."
+                ),
             ),
         },
     )
@@ -104,6 +112,9 @@ class LocalObjectApi(APIView):
         checksum = params.get("sha")
         if checksum is not None and meta.get("HTTP_X_AMZ_CHECKSUM_SHA256") != checksum:
             raise Forbidden("x-amz-checksum-sha256 is not the one signed.", code="header_mismatch")
+        create_only = "inm" in params
+        if create_only and meta.get("HTTP_IF_NONE_MATCH") != params["inm"]:
+            raise Forbidden("If-None-Match is not the one signed.", code="header_mismatch")
         stream = request._request  # Django's request, read as a stream of at most `length`
         if "uid" in params:
             part = storage.write_part(
@@ -122,6 +133,7 @@ class LocalObjectApi(APIView):
                 content_type=params.get("ct", "application/octet-stream"),
                 length=length,
                 checksum_sha256=checksum,
+                create_only=create_only,
             )
             etag = info.etag
         return HttpResponse(status=200, headers={"ETag": f'"{etag}"'})
