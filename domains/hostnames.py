@@ -3,6 +3,11 @@
 The normal form is what a browser sends and what DNS stores: lower case, no trailing dot,
 internationalised names in punycode (``bücher.example`` -> ``xn--bcher-kva.example``), at most
 253 characters of letter-digit-hyphen labels of at most 63 characters each.
+
+Internationalised names follow IDNA 2008 with the UTS 46 mapping, as browsers do, through the
+``idna`` package: ``straße.de`` is ``xn--strae-oqa.de``. Python's own ``idna`` codec is IDNA
+2003, which maps ß, ς and the zero-width joiners away (``strasse.de``, another domain than the
+one a browser asks for) and accepts symbols and emoji that IDNA 2008 refuses.
 """
 
 from __future__ import annotations
@@ -10,16 +15,16 @@ from __future__ import annotations
 import ipaddress
 import re
 
+import idna
+
 MAX_HOSTNAME_LENGTH = 253
 # Work is bounded before anything is decoded: a Host header longer than this cannot become a
 # valid hostname (253 characters plus a port), whatever it holds.
 MAX_RAW_LENGTH = 1024
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PORT = re.compile(r"^[0-9]{0,5}$")
-# Python's idna codec implements IDNA 2003, which maps these characters away (ß -> ss) where
-# browsers (UTS 46, IDNA 2008) keep them: "straße.de" would become another domain than the
-# one a browser asks for. Such names are refused; their xn-- form is accepted.
-_IDNA2003_DEVIATIONS = frozenset("ßς\u200c\u200d")
+# UTS 46 separates labels with these full stops too (what a CJK keyboard types).
+_DOTS = re.compile("[.\u3002\uff0e\uff61]")
 
 
 class InvalidHostname(ValueError):
@@ -70,18 +75,7 @@ def normalize_hostname(raw: str) -> str:
     if not host:
         raise InvalidHostname("The name is empty.")
     if not host.isascii():
-        host = _from_wire(host)
-        if _IDNA2003_DEVIATIONS & set(host.lower()):
-            raise InvalidHostname(
-                "Names with ß, ς or zero-width joiners must be entered in their xn-- form."
-            )
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise InvalidHostname(
-                "This is not a valid internationalised domain name (a label is empty, too "
-                "long or has characters a domain name cannot have)."
-            ) from exc
+        host = _to_ascii(_from_wire(host))
     host = host.lower()
     if len(host) > MAX_HOSTNAME_LENGTH:
         raise InvalidHostname(f"A domain name has at most {MAX_HOSTNAME_LENGTH} characters.")
@@ -90,7 +84,42 @@ def normalize_hostname(raw: str) -> str:
             raise InvalidHostname(
                 "Each part of the name must be 1 to 63 letters, digits or inner hyphens."
             )
+        if label.startswith("xn--"):
+            _check_a_label(label)
     return host
+
+
+_IDN_INVALID = (
+    "This is not a valid internationalised domain name (a label is empty, too long or has "
+    "characters a domain name cannot have, such as symbols or emoji)."
+)
+
+
+def _to_ascii(host: str) -> str:
+    """UTS 46 mapping (case, width, compatibility forms), then each non-ASCII label IDNA 2008.
+
+    Label by label rather than ``idna.encode`` on the whole name: a plain ASCII label is held
+    to the hostname rules below, not to IDNA's, which would refuse real names such as
+    ``r3---sn-abc.example`` (hyphens in the 3rd and 4th places) once another label is
+    non-ASCII.
+    """
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=True)
+        return ".".join(
+            label if label.isascii() else idna.alabel(label).decode("ascii")
+            for label in _DOTS.split(mapped)
+        )
+    except idna.IDNAError as exc:
+        raise InvalidHostname(_IDN_INVALID) from exc
+
+
+def _check_a_label(label: str) -> None:
+    # An xn-- label typed as such must be what an IDNA 2008 name encodes to (canonical
+    # punycode of allowed characters), or it names something no browser can reach.
+    try:
+        idna.ulabel(label)
+    except idna.IDNAError as exc:
+        raise InvalidHostname("A label starting with xn-- is not valid punycode.") from exc
 
 
 def is_ip_address(host: str) -> bool:
@@ -104,8 +133,8 @@ def is_ip_address(host: str) -> bool:
 def to_unicode(host: str) -> str:
     """The readable form of a punycode name (for display only); the name itself if it fails."""
     try:
-        return host.encode("ascii").decode("idna")
-    except UnicodeError:
+        return idna.decode(host)
+    except idna.IDNAError:
         return host
 
 

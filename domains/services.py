@@ -31,7 +31,6 @@ from domains.hostnames import (
     is_ip_address,
     is_under,
     normalize_hostname,
-    to_unicode,
 )
 from domains.models import Domain
 from domains.routing import host_cache_key, routing_config
@@ -61,7 +60,11 @@ def _invalid(message: str) -> ApplicationError:
 
 
 def hostname_clean(raw: str) -> str:
-    """The normal form of a custom domain a studio adds, or a 400/422 saying what is wrong."""
+    """The normal form of a custom domain a studio adds, or a 400/422 saying what is wrong.
+
+    IDNA 2008 as browsers read it: ``straße.de`` is stored as ``xn--strae-oqa.de``, names with
+    emoji or symbols are refused (``domains.hostnames``).
+    """
     try:
         host = normalize_hostname(raw)
     except InvalidHostname as exc:
@@ -69,8 +72,6 @@ def hostname_clean(raw: str) -> str:
     labels = host.split(".")
     if is_ip_address(host) or labels[-1].isdigit():
         raise _invalid("An IP address is not a domain name: enter a name like photos.example.com.")
-    if to_unicode(host) == host and any(label.startswith("xn--") for label in labels):
-        raise _invalid("A label starting with xn-- is not valid punycode.")
     config = routing_config()
     ours = [config.base_domain, *config.api_hosts, *config.internal_hosts]
     if settings.PICPICK_EDGE_CNAME:

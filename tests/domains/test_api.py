@@ -81,6 +81,21 @@ def test_unicode_is_stored_as_punycode(alice_client):
 
 
 @pytest.mark.parametrize(
+    ("hostname", "stored", "shown"),
+    [
+        ("Fotos.Straße.de", "fotos.xn--strae-oqa.de", "fotos.straße.de"),
+        ("faß.de", "xn--fa-hia.de", "faß.de"),
+        ("fotos.xn--strae-oqa.de", "fotos.xn--strae-oqa.de", "fotos.straße.de"),
+    ],
+)
+def test_names_with_sharp_s_follow_idna_2008(alice_client, hostname, stored, shown):
+    # IDNA 2003 (Python's codec) made straße.de into strasse.de, a different domain
+    body = alice_client.post(URL, {"hostname": hostname}).json()
+    assert (body["hostname"], body["hostname_unicode"]) == (stored, shown)
+    assert Domain.objects.get().hostname == stored
+
+
+@pytest.mark.parametrize(
     "hostname",
     [
         "not a domain",
@@ -95,7 +110,9 @@ def test_unicode_is_stored_as_punycode(alice_client):
         ".".join(["abcdefghi"] * 26),  # over 253
         "x" * 2000,  # over the field's limit
         "xn--zz.example.com",  # not punycode
-        "straße.example",
+        "😀.example.com",  # emoji: IDNA 2003 encoded them, IDNA 2008 refuses them
+        "xn--ls8h.example.com",  # the same in punycode
+        "foto\u200d.example.com",  # a zero-width joiner no script needs there
         "",
     ],
 )

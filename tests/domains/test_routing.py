@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from django.http import HttpResponse
@@ -14,8 +15,8 @@ from domains import selectors, services
 from domains.middleware import HostRoutingMiddleware
 from domains.models import Domain
 from domains.routing import Site
+from picpick.testing.factories import StudioFactory
 from tests.domains.conftest import STUDIO_A_HOST, STUDIO_B_HOST, make_domain
-from tests.factories import StudioFactory
 
 ASK = "/internal/tls-ask"
 CUSTOM = "photos.annasmith.com"
@@ -119,6 +120,32 @@ def test_internationalised_custom_domains_in_punycode_or_unicode(studio_a, host)
     assert request.site.domain_id == domain.id
     # Everything downstream sees the punycode form (Django's own host check accepts it).
     assert request.get_host().split(":")[0] == "fotos.xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "fotos.straße.de",
+        "FOTOS.STRAßE.DE",
+        "fotos.straße.de:8443",
+        "fotos.xn--strae-oqa.de",
+        "fotos.straße.de".encode().decode("latin-1"),  # UTF-8 bytes, as WSGI hands them over
+    ],
+)
+def test_a_host_with_sharp_s_routes_to_its_idna_2008_custom_domain(studio_a, host):
+    domain = make_domain(studio_a, "fotos.xn--strae-oqa.de", Domain.State.ACTIVE)
+    make_domain(StudioFactory(), "fotos.strasse.de", Domain.State.ACTIVE)  # IDNA 2003's reading
+    response, request = _site_of(host)
+    assert response is None
+    assert request.site.domain_id == domain.id
+    assert request.get_host().split(":")[0] == "fotos.xn--strae-oqa.de"
+
+
+@pytest.mark.parametrize("host", ["😀.example", "xn--ls8h.example", "a\u200db.example"])
+def test_a_host_idna_2008_refuses_is_invalid_host(db, host):
+    response, _ = _site_of(host)
+    assert response.status_code == 400
+    assert json.loads(response.content)["error"]["code"] == "invalid_host"
 
 
 def test_unknown_host_is_400_without_echoing_it(client, db):
@@ -358,9 +385,13 @@ def test_ask_for_a_deleted_studio_is_404(client, studio_a, custom_domain):
     assert client.get(ASK, {"domain": CUSTOM}, HTTP_HOST="web").status_code == 404
 
 
-def test_ask_is_served_on_internal_and_api_hosts(client, custom_domain):
+def test_ask_is_served_on_internal_hosts_only(client, custom_domain, studio_a):
     assert client.get(ASK, {"domain": CUSTOM}, HTTP_HOST="web:8000").status_code == 200
-    assert client.get(ASK, {"domain": CUSTOM}).status_code == 200  # testserver: an API host
+    for api_host in ("testserver", "localhost", "127.0.0.1:8000"):
+        response = client.get(ASK, {"domain": CUSTOM}, HTTP_HOST=api_host)
+        assert response.status_code == 404, api_host
+        assert response.json()["error"]["code"] == "not_found"
+        assert client.get("/internal/", HTTP_HOST=api_host).status_code == 404
 
 
 def test_ask_costs_one_query_on_a_miss_and_none_on_a_hit(
