@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,9 +29,9 @@ from accounts.selectors import (
     user_memberships,
 )
 from accounts.tokens import token_blacklist, token_pair_for, token_refresh
-from picpick.core.apis import StudioAPIView
+from picpick.core.apis import PublicAPIView, StudioAPIView
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body, paginate
+from picpick.core.pagination import PageParams, page_body, paginate
 from picpick.core.serializers import InputSerializer
 
 # --- shared output shapes ------------------------------------------------------------------
@@ -73,18 +73,6 @@ def _auth_response(
     tokens = token_pair_for(user=user, studio=membership.studio if membership else None)
     data = {"user": user, "studio": membership, **tokens}
     return Response(AuthOutputSerializer(data).data, status=status_code)
-
-
-class PageQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, help_text="`next`/`previous` of a page.")
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-    )
-
-
-class PublicAPIView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
 
 
 # --- sign-up and sessions ------------------------------------------------------------------
@@ -543,7 +531,7 @@ def _page_response(
     ordering: list[str],
     output: type[serializers.Serializer],
 ) -> Response:
-    query = PageQuerySerializer(data=request.query_params)
+    query = PageParams(data=request.query_params)
     query.is_valid(raise_exception=True)
     page = paginate(
         queryset,
@@ -559,7 +547,7 @@ class MemberListApi(StudioAPIView):
 
     @extend_schema(
         operation_id="studio_members_list",
-        parameters=[PageQuerySerializer],
+        parameters=[PageParams],
         responses={200: MemberPageSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
@@ -664,7 +652,7 @@ class InvitationListApi(StudioAPIView):
 
     @extend_schema(
         operation_id="studio_invitations_list",
-        parameters=[PageQuerySerializer],
+        parameters=[PageParams],
         responses={200: InvitationPageSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:

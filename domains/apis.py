@@ -10,14 +10,13 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.apis import PageQuerySerializer
 from accounts.permissions import Perm
 from domains import selectors, services
 from domains.hostnames import MAX_RAW_LENGTH, to_unicode
 from domains.models import Domain
 from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import page_body, paginate
+from picpick.core.pagination import PageParams, page_body, paginate
 from picpick.core.serializers import InputSerializer
 from picpick.core.transactions import outside_request_transaction
 
@@ -120,11 +119,11 @@ class DomainListApi(StudioAPIView):
         tags=TAGS,
         operation_id="studio_domains_list",
         summary="List the studio's custom domains",
-        parameters=[PageQuerySerializer],
+        parameters=[PageParams],
         responses={200: DomainPageSerializer, **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
-        query = PageQuerySerializer(data=request.query_params)
+        query = PageParams(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = paginate(
             selectors.domain_list(studio=self.studio),

@@ -7,6 +7,7 @@ class FacesConfig(AppConfig):
 
     def ready(self) -> None:
         from faces import pipeline, services
+        from galleries.services.galleries import GALLERY_DELETE_HOOKS, GALLERY_FACES_SWITCH_HOOKS
         from galleries.services.photos import PHOTO_DELETE_HOOKS, PhotoDeleteHook
         from galleries.services.processing import DECODED_HOOKS
 
@@ -16,6 +17,13 @@ class FacesConfig(AppConfig):
                 delete=services.faces_delete_for_photos,
             )
         )
+        _register(GALLERY_FACES_SWITCH_HOOKS, services.gallery_faces_switched)
+        _register(GALLERY_DELETE_HOOKS, services.gallery_deleting)
         # The face step runs on the decode the media step already made.
         if pipeline.decoded_hook not in DECODED_HOOKS:
             DECODED_HOOKS.append(pipeline.decoded_hook)
+
+
+def _register(hooks: list, hook) -> None:
+    if hook not in hooks:  # ready() may run twice (tests that reload apps)
+        hooks.append(hook)

@@ -185,6 +185,19 @@ def faces_enable_gallery(*, gallery: Gallery, by: User | None) -> int:
     return gallery_reprocess(gallery=gallery, by=by, scope="all")
 
 
+def gallery_faces_switched(gallery: Gallery, enabled: bool, by: User | None) -> None:
+    """The ``GALLERY_FACES_SWITCH_HOOKS`` entry (galleries calls it; see faces.apps)."""
+    if enabled:
+        faces_enable_gallery(gallery=gallery, by=by)
+    else:
+        faces_disable_gallery(gallery=gallery, by=by)
+
+
+def gallery_deleting(gallery: Gallery, by: User | None) -> None:
+    """The ``GALLERY_DELETE_HOOKS`` entry: one audit row for the whole gallery."""
+    faces_delete_for_gallery(gallery=gallery, by=by)
+
+
 def faces_enable_studio(*, studio: Studio, by: User | None) -> int:
     queued = 0
     for gallery in Gallery.objects.filter(studio=studio, face_recognition_enabled=True):

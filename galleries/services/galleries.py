@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import TypedDict
 
 from django.db import IntegrityError, transaction
@@ -21,6 +22,13 @@ from galleries.services.storage_lifecycle import (
     gallery_objects_delete_later,
 )
 from picpick.core.errors import Conflict, Unprocessable
+
+# Calls into the apps above galleries, registered from their ``AppConfig.ready`` (faces does),
+# so galleries never imports them. Both run inside the transaction of the change.
+# (gallery, enabled, by): face recognition was switched on or off for the gallery.
+GALLERY_FACES_SWITCH_HOOKS: list[Callable[[Gallery, bool, User | None], None]] = []
+# (gallery, by): the gallery is about to be deleted, its rows still there.
+GALLERY_DELETE_HOOKS: list[Callable[[Gallery, User | None], None]] = []
 
 SLUG_MAX_LENGTH = 80
 
@@ -201,12 +209,8 @@ def gallery_update(
     if fields:
         _save_or_conflict(gallery, update_fields=[*fields, "updated_at"])
     if faces_switch:
-        from faces.services import faces_disable_gallery, faces_enable_gallery
-
-        if gallery.face_recognition_enabled:
-            faces_enable_gallery(gallery=gallery, by=by)
-        else:
-            faces_disable_gallery(gallery=gallery, by=by)
+        for hook in GALLERY_FACES_SWITCH_HOOKS:
+            hook(gallery, gallery.face_recognition_enabled, by)
     if rewatermark:
         # Only the watermarked previews change: re-rendered once per ready photo, after commit.
         from galleries.services.processing import galleries_rewatermark
@@ -282,8 +286,7 @@ def gallery_delete(*, gallery: Gallery, by: User) -> None:
     # Photos first, set-based; the collector then only has albums and tag links left.
     # Its objects (originals, derivatives, ZIPs) go once the rows are surely gone.
     gallery_objects_delete_later(gallery=gallery)
-    from faces.services import faces_delete_for_gallery
-
-    faces_delete_for_gallery(gallery=gallery, by=by)  # one audit row for the whole gallery
+    for hook in GALLERY_DELETE_HOOKS:
+        hook(gallery, by)  # faces: one audit row for the whole gallery
     photo_rows_delete(gallery=gallery)
     gallery.delete()

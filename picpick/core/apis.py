@@ -11,25 +11,56 @@ A field whose change needs more than the method's permission is declared beside 
     field_permissions = {"PATCH": {"face_recognition_enabled": Perm.STUDIO_EDIT}}
 
 and checked whenever the request sends the field, before the view runs.
+
+Who the caller is in the token's studio, and what a role may do, are the accounts app's to
+say; accounts sits above core, so it registers both here from its ``AppConfig.ready``
+(``STUDIO_ACCESS``), the one way a lower layer calls a higher one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from rest_framework.permissions import IsAuthenticated
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
-from accounts.models import Membership, Studio
-from accounts.permissions import Perm, role_has
-from accounts.selectors import membership_for_request
 from picpick.core.errors import Forbidden
+
+if TYPE_CHECKING:
+    from accounts.models import Membership, Studio
+
+
+@dataclass(frozen=True)
+class StudioAccess:
+    # (user, studio id from the token) -> the membership with its studio, or None
+    membership_for_request: Callable[..., Any]
+    # (role, permission) -> whether the role has it
+    role_has: Callable[[str, str], bool]
+
+
+STUDIO_ACCESS: list[StudioAccess] = []
+
+
+def _access() -> StudioAccess:
+    if not STUDIO_ACCESS:
+        raise ImproperlyConfigured("No app registered picpick.core.apis.STUDIO_ACCESS.")
+    return STUDIO_ACCESS[-1]
+
+
+class PublicAPIView(APIView):
+    """A view anyone may call (sign-up, login, the guest API): no authentication."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
 
 
 class StudioAPIView(APIView):
     permission_classes = [IsAuthenticated]
-    permissions: dict[str, Perm] = {}
-    field_permissions: dict[str, dict[str, Perm]] = {}
+    permissions: dict[str, str] = {}  # accounts.permissions.Perm values
+    field_permissions: dict[str, dict[str, str]] = {}
 
     studio: Studio
     membership: Membership
@@ -37,7 +68,9 @@ class StudioAPIView(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, throttles
         claims = request.auth or {}
-        membership = membership_for_request(user=request.user, studio_id=claims.get("studio"))
+        membership = _access().membership_for_request(
+            user=request.user, studio_id=claims.get("studio")
+        )
         if membership is None:
             raise Forbidden(
                 "You are not a member of this studio; switch to one of your studios.",
@@ -58,9 +91,9 @@ class StudioAPIView(APIView):
                     self.require(perm)
         self.studio = membership.studio
 
-    def require(self, perm: Perm) -> None:
+    def require(self, perm: str) -> None:
         """The 403 every permission check answers; for checks that depend on the input too."""
-        if not role_has(self.membership.role, perm):
+        if not _access().role_has(self.membership.role, perm):
             raise Forbidden(
                 f"Your role ({self.membership.role}) may not do this ({perm}).",
                 code="permission_denied",

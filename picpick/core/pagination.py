@@ -17,12 +17,24 @@ from typing import Any
 
 from django.core import signing
 from django.db.models import Q, QuerySet
+from rest_framework import serializers
 
 from picpick.core.errors import ApplicationError
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 _SALT = "picpick.pagination"
+
+
+class PageParams(serializers.Serializer):
+    """The paging parameters of every list (``?cursor=&page_size=``); list filters extend it."""
+
+    cursor = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="`next`/`previous` of a page."
+    )
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+    )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "billing",
     "domains",
     "guests",
+    # The project itself, above every app: commands that span them all (load_demo).
+    "picpick",
 ]
 
 MIDDLEWARE = [

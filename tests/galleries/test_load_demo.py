@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db.models import F
 
 from accounts.models import Membership, Role, Studio, User
-from galleries.management.commands import load_demo
+from picpick.management.commands import load_demo
 from galleries.models import Album, Gallery, Photo, StudioUsage
 
 pytestmark = pytest.mark.django_db

@@ -22,6 +22,7 @@ from django.db import transaction
 from PIL import Image
 
 from accounts.models import Membership, Role, Studio, User
+from domains.selectors import studio_site_url
 from galleries import keys, services
 from galleries.demo_images import demo_image, faces_dir, portraits
 from galleries.models import Album, Gallery, Photo
@@ -210,8 +211,6 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Log in as {OWNER_EMAIL} with password {OWNER_PASSWORD}")
-        from domains.selectors import studio_site_url
-
         site = studio_site_url(studio=studio)
         self.stdout.write(f"Guests: {site}/ (studio home) and {site}/g/{gallery.slug}/")
 
