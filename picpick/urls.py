@@ -26,7 +26,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("storage/", include("picpick.core.storage.urls")),
-    path("internal/", include("domains.internal_urls")),
+    # No internal/ here: what only other services of the deployment may call (the TLS ask) is
+    # served on internal hosts alone (picpick.urls_internal), never on the public API host.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

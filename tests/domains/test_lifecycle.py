@@ -51,7 +51,9 @@ def test_the_whole_life_of_a_domain(added, fake_dns, settings, anon_client):
     domain = _check(domain, t)
     assert (domain.state, domain.verified_at, domain.held_hostname) == (VERIFIED, t, HOST)
     assert "needs a CNAME record to edge.picpick.test" in domain.check_detail
-    assert anon_client.get("/internal/tls-ask", {"domain": HOST}).status_code == 404
+    assert (
+        anon_client.get("/internal/tls-ask", {"domain": HOST}, HTTP_HOST="web").status_code == 404
+    )
 
     # The CNAME: active, served, certificates allowed; re-checked every few hours.
     fake_dns.route(domain)
@@ -59,7 +61,9 @@ def test_the_whole_life_of_a_domain(added, fake_dns, settings, anon_client):
     domain = _check(domain, t)
     assert (domain.state, domain.activated_at, domain.check_detail) == (ACTIVE, t, "")
     assert domain.next_check_at == t + timedelta(hours=settings.PICPICK_DOMAIN_RECHECK_HOURS)
-    assert anon_client.get("/internal/tls-ask", {"domain": HOST}).status_code == 200
+    assert (
+        anon_client.get("/internal/tls-ask", {"domain": HOST}, HTTP_HOST="web").status_code == 200
+    )
     assert anon_client.get("/healthz", HTTP_HOST=HOST).status_code == 200
 
     # The TXT record may go once active: re-checks look at the routing records only.
@@ -85,7 +89,9 @@ def test_the_whole_life_of_a_domain(added, fake_dns, settings, anon_client):
     assert domain.failure_reason.startswith(
         f"Deactivated: the DNS records have been missing since {gone_at:%Y-%m-%d %H:%M} UTC."
     )
-    assert anon_client.get("/internal/tls-ask", {"domain": HOST}).status_code == 404
+    assert (
+        anon_client.get("/internal/tls-ask", {"domain": HOST}, HTTP_HOST="web").status_code == 404
+    )
     assert anon_client.get("/healthz", HTTP_HOST=HOST).status_code == 400
     # A failed domain is not checked automatically any more.
     assert (
