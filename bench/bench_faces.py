@@ -86,7 +86,7 @@ SCENES: tuple[SceneSpec, ...] = (
 
 
 def build(spec: SceneSpec):
-    from tests.scenes import build_scene, event_scene
+    from picpick.testing.scenes import build_scene, event_scene
 
     if spec.kind == "event":
         return event_scene(spec.seed, clutter=spec.clutter, look=spec.look)
@@ -224,7 +224,7 @@ def run() -> list[Result]:
     from faces.embedding import DEFAULT_CONFIG, detect, encode_boxes, find_faces
     from galleries.imaging import decode, render_derivatives
     from galleries.services.processing import PREVIEW, THUMB
-    from tests.scenes import faces_dir
+    from picpick.testing.scenes import faces_dir
 
     if not (faces_dir() / "manifest.json").is_file() or not BASELINE_JSON.is_file():
         return []  # the labelled set needs the shared face photos and the cached baseline

@@ -62,13 +62,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _scene(seed: int) -> bytes:
-    from tests.scenes import event_scene
+    from picpick.testing.scenes import event_scene
 
     return event_scene(seed).jpeg()
 
 
 def _scenes() -> list[bytes]:
-    from tests.scenes import faces_dir
+    from picpick.testing.scenes import faces_dir
 
     if not (faces_dir() / "manifest.json").is_file():
         raise RuntimeError("the shared face photos are missing: the scenes need their faces")

@@ -1,6 +1,6 @@
 """Grouping quality and speed of ``faces.clustering`` (Chinese whispers at the chosen threshold).
 
-Quality is measured on the benchmark set of ``tests/faces_people/benchset.py``: every face of
+Quality is measured on the benchmark set of ``picpick.testing.benchset``: every face of
 the shared photos (4 people, 15 source faces) cut out at face heights 40–300 px and re-encoded
 as JPEG, then detected and encoded by ``faces.embedding`` — what varies between two photos of a
 guest at an event. Reported: BCubed and pairwise precision/recall, groups vs people, and the
@@ -39,7 +39,7 @@ def _at_least(name: str, value: float, unit: str, target: float) -> Result:
 
 def run() -> list[Result]:
     from faces.clustering import DEFAULT_THRESHOLD, bcubed, cluster, connected_components, pairwise
-    from tests.faces_people.benchset import load
+    from picpick.testing.benchset import load
 
     bench = load()
     labels = cluster(bench.embeddings, threshold=DEFAULT_THRESHOLD)

@@ -1,6 +1,6 @@
 """Processing throughput of 24 MP event JPEGs, and the peak memory of a worker process.
 
-Photos: ``tests.scenes.event_scene(seed)`` -- the shared face photos pasted on a grainy
+Photos: ``picpick.testing.scenes.event_scene(seed)`` -- the shared face photos pasted on a grainy
 6000×4000 canvas, saved at quality 90 (~10 MB, decoding like a camera JPEG). Eight are built
 first, outside the timing. Without the shared faces beside the repository the same background
 is used without people (the decode cost is the grain's, so the figures barely move).
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _scene_jpeg(seed: int) -> bytes:
-    from tests.scenes import event_scene, faces_dir
+    from picpick.testing.scenes import event_scene, faces_dir
 
     if (faces_dir() / "manifest.json").is_file():
         return event_scene(seed).jpeg()

@@ -99,7 +99,7 @@ def _build_from_rows(rng: np.random.Generator) -> float:
 
 
 def _selfie() -> bytes | None:
-    from tests.scenes import faces_dir
+    from picpick.testing.scenes import faces_dir
 
     path = faces_dir() / "obama" / "obama1.jpg"
     return path.read_bytes() if path.is_file() else None

@@ -15,9 +15,9 @@ Reported: API requests per file including the PUT (target <= 3), the API server 
 time spent in ``presign_put``; target <= 50 ms).
 
 The processing task is not run: ``photo_process.delay`` is patched to a no-op (the test
-settings make Celery eager, which would decode every image inside the measured requests). The
-checked moto server of ``tests.storage_fixtures`` (it verifies the SigV4 signatures and
-checksums as S3 does) is used when importable, else moto's plain server.
+settings make Celery eager, which would decode every image inside the measured requests). S3 is
+moto's server behind the checks of ``picpick.testing.s3_server`` (it verifies the SigV4
+signatures and checksums as S3 does).
 """
 
 from __future__ import annotations
@@ -56,18 +56,10 @@ BUCKET = "picpick-bench-uploads"
 
 
 def _moto_server():
-    try:
-        from tests.storage_fixtures import ACCESS_KEY, SECRET_KEY, CheckedMotoServer
+    from picpick.testing.s3_server import ACCESS_KEY, SECRET_KEY, CheckedMotoServer
 
-        return CheckedMotoServer(ip_address="127.0.0.1", port=0, verbose=False), (
-            ACCESS_KEY,
-            SECRET_KEY,
-        )
-    except ImportError:
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-        credentials = ("AKIABENCHMARK0000001", "bench-secret-not-a-real-one")
-        return ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False), credentials
+    server = CheckedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    return server, (ACCESS_KEY, SECRET_KEY)
 
 
 def _bodies() -> list[bytes]:

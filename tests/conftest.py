@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from accounts.tokens import token_pair_for
-from tests.factories import MembershipFactory, StudioFactory, UserFactory
+from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
 from tests.queries import QueryCount
 
 # The S3 (moto server) and local-storage fixtures are shared by every test package.

@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
+from picpick.testing.factories import MembershipFactory, UserFactory
 from tests.conftest import client_for
-from tests.factories import MembershipFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Invitation, Membership, Role, User
-from tests.factories import MembershipFactory, StudioFactory, UserFactory
+from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
 from tests.queries import QueryCount
 
 pytestmark = pytest.mark.django_db

@@ -18,12 +18,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.models import Role
 from accounts.permissions import Perm
 from picpick.core.apis import StudioAPIView
-from tests.accounts.test_permissions import EXPECTED
-from tests.conftest import client_for
-from tests.factories import (
+from picpick.testing.factories import (
     MembershipFactory,
     UserFactory,
 )
+from tests.accounts.test_permissions import EXPECTED
+from tests.conftest import client_for
 
 ROLES = [Role.OWNER, Role.ADMIN, Role.PHOTOGRAPHER, Role.ASSISTANT]
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")

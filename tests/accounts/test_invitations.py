@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Invitation, Membership, Role, Studio, User
+from picpick.testing.factories import MembershipFactory, UserFactory
 from tests.accounts.helpers import STRONG_PASSWORD, assert_error, bearer, last_mail_match
 from tests.conftest import client_for
-from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import Role
+from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
 from tests.accounts.helpers import STRONG_PASSWORD, assert_error, bearer, last_mail_match
 from tests.conftest import PASSWORD
-from tests.factories import MembershipFactory, StudioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ from django.db import connection, connections
 from accounts import services
 from accounts.models import Membership, Role
 from picpick.core.errors import ApplicationError
+from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
 from tests.accounts.helpers import assert_error
 from tests.conftest import client_for
-from tests.factories import MembershipFactory, StudioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 
 from accounts.models import Invitation, Membership, Role
 from accounts.permissions import ROLE_PERMISSIONS, Perm, role_has
+from picpick.testing.factories import MembershipFactory, UserFactory
 from tests.conftest import client_for
-from tests.factories import MembershipFactory, UserFactory
 
 # A copy of the table in accounts/permissions.py, written out by hand on purpose: a change to
 # who may do what must be made twice, here and there, never by accident.

@@ -11,9 +11,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Role, Studio
 from galleries.models import StudioUsage
+from picpick.testing.factories import MembershipFactory, StudioFactory
 from tests.accounts.helpers import assert_error, bearer
 from tests.conftest import client_for
-from tests.factories import MembershipFactory, StudioFactory
 
 pytestmark = pytest.mark.django_db
 

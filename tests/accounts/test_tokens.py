@@ -16,9 +16,9 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.models import Role
 from accounts.tokens import token_pair_for, token_refresh
 from picpick.core.errors import ApplicationError
+from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
 from tests.accounts.helpers import assert_error, bearer
 from tests.conftest import PASSWORD
-from tests.factories import MembershipFactory, StudioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from galleries.models import Photo
 from picpick.core.errors import ApplicationError
 from picpick.core.pagination import paginate
-from tests.factories import GalleryFactory, PhotoFactory
+from picpick.testing.factories import GalleryFactory, PhotoFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -35,7 +35,7 @@ def test_four_workers_checking_one_due_domain_look_it_up_once(studio_a, fake_dns
 
 
 def test_two_studios_taking_over_one_name_at_once_leave_one_holder(studio_a, studio_b, fake_dns):
-    from tests.factories import StudioFactory
+    from picpick.testing.factories import StudioFactory
 
     studio_c = StudioFactory(slug="carolsstudio")
     held = make_domain(studio_a, HOST, Domain.State.ACTIVE)

@@ -16,8 +16,8 @@ from django.utils import timezone
 from accounts.models import Role
 from domains import selectors, services, tasks
 from domains.models import Domain
+from picpick.testing.factories import MembershipFactory, UserFactory
 from tests.domains.conftest import make_domain
-from tests.factories import MembershipFactory, UserFactory
 
 HOST = "photos.annasmith.com"
 PENDING, VERIFIED, ACTIVE, FAILED = Domain.State

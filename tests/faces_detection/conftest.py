@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from faces.embedding import FoundFace, find_faces
-from tests.scenes import faces_dir
+from picpick.testing.scenes import faces_dir
 
 
 def _manifest() -> dict[str, list[str]]:

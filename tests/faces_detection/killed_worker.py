@@ -21,9 +21,9 @@ def _process() -> None:
     from accounts.models import Role
     from galleries import services
     from galleries.services import processing
-    from tests.factories import MembershipFactory, StudioFactory, UserFactory
+    from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
+    from picpick.testing.scenes import build_scene
     from tests.processing.conftest import upload
-    from tests.scenes import build_scene
 
     call_command("migrate", verbosity=0)
     studio = StudioFactory(slug="killed")

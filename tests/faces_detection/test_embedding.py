@@ -17,7 +17,7 @@ from faces.embedding import (
     to_bytes,
 )
 from faces.pipeline import box_iou
-from tests.scenes import source_faces
+from picpick.testing.scenes import source_faces
 
 
 def test_every_shared_photo_has_the_manifests_number_of_faces(manifest, shared_faces):
@@ -98,7 +98,7 @@ def test_bytes_round_trip():
 @pytest.mark.shared_photos
 def test_without_the_small_face_pass_small_faces_are_missed():
     """The second pass is what finds the small faces; switched off, only the first remains."""
-    from tests.scenes import build_scene
+    from picpick.testing.scenes import build_scene
 
     scene = build_scene(seed=7, face_heights=[70, 300], size=(2400, 1600))
     on = find_faces(scene.image)
@@ -112,7 +112,7 @@ def test_without_the_small_face_pass_small_faces_are_missed():
 def test_faces_in_a_busy_skin_coloured_scene_are_found_by_the_cascade_pass():
     """Skin-coloured, textured clutter joins into blobs too large to be faces: there the
     cascade proposes and HOG confirms. Without it, the small-face pass finds none of these."""
-    from tests.scenes import build_scene
+    from picpick.testing.scenes import build_scene
 
     scene = build_scene(seed=5, face_heights=[36, 50, 80, 130], size=(2400, 1600), clutter=True)
     on = find_faces(scene.image)
@@ -126,7 +126,7 @@ def test_faces_in_a_busy_skin_coloured_scene_are_found_by_the_cascade_pass():
 def test_a_busy_scene_without_people_has_no_faces():
     import random
 
-    from tests.scenes import cluttered_background
+    from picpick.testing.scenes import cluttered_background
 
     for seed in (1, 2):
         assert find_faces(cluttered_background((2400, 1600), random.Random(seed))) == []
@@ -136,7 +136,7 @@ def test_a_busy_scene_without_people_has_no_faces():
 def test_the_first_pass_reads_the_size_it_is_configured_for():
     """A first pass larger than the shared reduced copy (the selfie's, or an operator's
     choice) reads the working image: a 150 px face is seen at 2400 px, not at 800."""
-    from tests.scenes import build_scene
+    from picpick.testing.scenes import build_scene
 
     scene = build_scene(seed=3, face_heights=[150], size=(2400, 1600))
     large = FaceConfig(small_faces=False, detect_long_edge=2400)

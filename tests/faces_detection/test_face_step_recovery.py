@@ -18,8 +18,8 @@ from faces.models import Face, PhotoFaceScan
 from galleries.models import Photo
 from galleries.services.photos import photo_delete
 from galleries.services.processing import Outcome, photo_process_ensure
+from picpick.testing.scenes import build_scene
 from tests.processing.conftest import upload
-from tests.scenes import build_scene
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from faces.embedding import FoundFace
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
 from galleries.models import Photo
 from galleries.services.processing import Outcome, gallery_reprocess, photo_process_ensure
+from picpick.testing.scenes import build_scene
 from tests.processing.conftest import upload
-from tests.scenes import build_scene
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def found(box, seed: int) -> FoundFace:
 
 
 def test_replace_matches_boxes_deletes_vanished_and_inserts_new(gallery_a, queued):
-    from tests.factories import PhotoFactory
+    from picpick.testing.factories import PhotoFactory
 
     photo = PhotoFactory(gallery=gallery_a)
     pipeline.photo_faces_replace(
@@ -139,7 +139,7 @@ def test_replace_matches_boxes_deletes_vanished_and_inserts_new(gallery_a, queue
 
 
 def test_an_unchanged_empty_photo_does_not_touch_the_index(gallery_a):
-    from tests.factories import PhotoFactory
+    from picpick.testing.factories import PhotoFactory
 
     photo = PhotoFactory(gallery=gallery_a)
     assert pipeline.photo_faces_replace(photo=photo, found=[]) == {
@@ -193,7 +193,7 @@ def test_a_failing_face_step_is_logged_and_never_fails_the_photo(
 @pytest.mark.parametrize("switch", ["gallery", "studio"])
 def test_faces_found_after_a_switch_off_are_not_stored(gallery_a, switch):
     """Detection takes a while; a switch-off that lands meanwhile wins."""
-    from tests.factories import PhotoFactory
+    from picpick.testing.factories import PhotoFactory
 
     photo = PhotoFactory(gallery=gallery_a)
     owner = gallery_a if switch == "gallery" else gallery_a.studio
@@ -206,7 +206,7 @@ def test_faces_found_after_a_switch_off_are_not_stored(gallery_a, switch):
 def test_the_tasks_time_limit_is_not_swallowed(gallery_a, monkeypatch):
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from tests.factories import PhotoFactory
+    from picpick.testing.factories import PhotoFactory
 
     def slow(*args, **kwargs):
         raise SoftTimeLimitExceeded()

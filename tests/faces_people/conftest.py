@@ -8,8 +8,8 @@ import pytest
 from faces.embedding import to_bytes
 from faces.models import Face
 from picpick.core.storage import get_storage
-from tests.faces_people import benchset
-from tests.factories import GalleryFactory, PhotoFactory
+from picpick.testing import benchset
+from picpick.testing.factories import GalleryFactory, PhotoFactory
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ from accounts.permissions import ROLE_PERMISSIONS, Perm
 from faces import clustering_service as service
 from faces import tasks
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
+from picpick.testing.factories import GalleryFactory, PhotoFactory
+from picpick.testing.scenes import faces_dir
 from tests.faces_people.conftest import add_faces, person_vectors
-from tests.factories import GalleryFactory, PhotoFactory
-from tests.scenes import faces_dir
 
 pytestmark = pytest.mark.django_db
 
@@ -306,7 +306,7 @@ def real_photo(gallery_a, tmp_storage):
 def _obama_box() -> list[int]:
     import json
 
-    from tests.scenes import SOURCES_JSON
+    from picpick.testing.scenes import SOURCES_JSON
 
     item = next(i for i in json.loads(SOURCES_JSON.read_text()) if i["file"] == "obama/obama1.jpg")
     return [v * 2 for v in item["box"]]  # the photo is twice the preview's size

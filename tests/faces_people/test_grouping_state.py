@@ -11,8 +11,8 @@ from faces.embedding import FoundFace
 from faces.models import PhotoFaceScan
 from faces.selectors import grouping_status
 from galleries.models import Photo
+from picpick.testing.factories import PhotoFactory
 from tests.faces_people.conftest import person_vectors
-from tests.factories import PhotoFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -72,7 +72,7 @@ def test_merge_survives_recluster(gallery_a, three_people):
 
 
 def test_merge_across_galleries_is_refused_and_changes_nothing(gallery_a, three_people, studio_a):
-    from tests.factories import GalleryFactory
+    from picpick.testing.factories import GalleryFactory
 
     other = GalleryFactory(studio=studio_a)
     add_faces(other, [v for _, v in person_vectors(11, people=1, per_person=3)])

@@ -20,8 +20,8 @@ from faces.embedding import find_faces, to_bytes
 from faces.models import Face, GalleryFaceIndex, Person
 from galleries.keys import derivative_key
 from galleries.models import Gallery
-from tests.factories import GalleryFactory, PhotoFactory
-from tests.scenes import faces_dir, source_faces
+from picpick.testing.factories import GalleryFactory, PhotoFactory
+from picpick.testing.scenes import faces_dir, source_faces
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from accounts.models import Role
 from accounts.permissions import ROLE_PERMISSIONS, Perm
 from faces.models import HideRequest
-from tests.factories import GalleryFactory
+from picpick.testing.factories import GalleryFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,8 @@ from faces.models import (
     Person,
 )
 from galleries.models import Gallery, Photo
+from picpick.testing.scenes import build_scene
 from tests.faces_search.conftest import selfie_bytes
-from tests.scenes import build_scene
 
 pytestmark = pytest.mark.django_db
 

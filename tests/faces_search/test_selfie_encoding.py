@@ -6,8 +6,8 @@ import pytest
 
 from faces import embedding
 from faces.search_service import selfie_face
+from picpick.testing.scenes import build_scene
 from tests.faces_search.conftest import selfie_bytes
-from tests.scenes import build_scene
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection
 from galleries import services
 from galleries.models import Album, Gallery, Photo, StudioUsage
 from galleries.services import photos as photo_services
-from tests.factories import GalleryFactory, PhotoFactory
+from picpick.testing.factories import GalleryFactory, PhotoFactory
 from tests.galleries.conftest import photo_add
 
 

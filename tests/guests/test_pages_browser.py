@@ -22,8 +22,8 @@ from galleries.models import Gallery
 from guests import services as guest_services
 from guests.models import Favourite, Visitor
 from picpick.core.storage import get_storage
+from picpick.testing.scenes import faces_dir
 from tests.faces_search.conftest import build_shared_gallery, shared_faces  # noqa: F401
-from tests.scenes import faces_dir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -223,7 +223,7 @@ def test_a_guest_opens_a_pin_gallery_favourites_finds_themselves_and_downloads(
 
 
 def test_a_gallery_of_another_studio_is_not_found_on_this_domain(browser, pin_gallery, studio_b):
-    from tests.factories import GalleryFactory
+    from picpick.testing.factories import GalleryFactory
 
     other = GalleryFactory(studio=studio_b, status=Gallery.Status.PUBLISHED, slug="bobs-party")
     browser.get(f"{browser.site}/g/{other.slug}/")

@@ -26,7 +26,7 @@ from galleries.models import (
     UploadBatch,
     Watermark,
 )
-from tests.factories import (
+from picpick.testing.factories import (
     AlbumFactory,
     GalleryFactory,
     PhotoFactory,

@@ -102,7 +102,7 @@ def with_exif(data: bytes, exif: Image.Exif) -> bytes:
 @pytest.fixture(scope="session")
 def scene_24mp() -> bytes:
     """A 6000×4000 event-like JPEG with the camera's EXIF and GPS (built once: ~2 s)."""
-    from tests.scenes import event_scene, faces_dir
+    from picpick.testing.scenes import event_scene, faces_dir
 
     if (faces_dir() / "manifest.json").is_file():
         data = event_scene(3).jpeg()

@@ -10,9 +10,9 @@ of them skin-coloured and textured: tables, hands, wood, warm bokeh) and a ``loo
 the finished photo -- ``warm`` (tungsten light, no white balance), ``dim`` (underexposed
 and noisy) or ``grey`` (black and white).
 
-The face boxes of the source photos are in ``tests/data/face_sources.json`` (found once by
-face_recognition's HOG detector with one upsample, checked by eye; each source's people are
-listed left to right as in the shared manifest).
+The face boxes of the source photos are in ``data/face_sources.json`` beside this module (found
+once by face_recognition's HOG detector with one upsample, checked by eye; each source's people
+are listed left to right as in the shared manifest).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from galleries.demo_images import background, faces_dir
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SOURCES_JSON = Path(__file__).resolve().parent / "data" / "face_sources.json"
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.scenes import REPO, _cutout, source_faces
+from picpick.testing.scenes import REPO, _cutout, source_faces
 
 FACE_HEIGHTS = (40, 60, 90, 140, 220, 300)
 JPEG_QUALITY = 80
