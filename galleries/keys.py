@@ -12,6 +12,7 @@ an original or another gallery. Deleting a gallery deletes its ``galleries/<gall
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from galleries.imaging import FORMATS, extension_of
@@ -34,6 +35,18 @@ def original_key(
     if ext not in FORMATS:
         raise ValueError(f"unsupported extension {ext!r}")
     return f"{gallery_prefix(studio_id, gallery_id)}originals/{photo_id}.{ext}"
+
+
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_ORIGINAL = re.compile(
+    rf"^studios/{_UUID}/galleries/{_UUID}/originals/(?P<photo>{_UUID})\.[a-z0-9]+$"
+)
+
+
+def original_photo_id(key: str) -> uuid.UUID | None:
+    """The photo id an original's key was made for; None for any other key."""
+    match = _ORIGINAL.match(key)
+    return uuid.UUID(match["photo"]) if match else None
 
 
 def originals_prefix(studio_id: uuid.UUID, gallery_id: uuid.UUID) -> str:

@@ -158,3 +158,18 @@ def uploads_sweep() -> dict:
         "orphans_aborted": result.orphans_aborted,
         "storage_errors": result.storage_errors,
     }
+
+
+@shared_task
+def originals_orphans_sweep() -> dict:
+    """Beat: delete originals no photo references once past their grace (a resumable scan)."""
+    from galleries.services.storage_lifecycle import originals_orphans_sweep as sweep
+
+    result = sweep()
+    return {
+        "listed": result.listed,
+        "originals": result.originals,
+        "deleted": result.deleted,
+        "recent": result.recent,
+        "errors": result.errors,
+    }

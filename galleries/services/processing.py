@@ -4,10 +4,12 @@
 out what is missing and does only that:
 
 - an ``uploaded`` photo is claimed with a conditional ``UPDATE`` (uploaded -> processing) and
-  fully processed: download the original, decode it once (``galleries.imaging``), render the
-  thumbnail, the preview and, when the gallery has a watermark, the watermarked preview, upload
-  them, then write the row in one ``save(update_fields=...)`` and hand the decoded working image
-  to ``DECODED_HOOKS`` (the faces step plugs in there);
+  fully processed: download the original, check it is the file verified at upload (its size,
+  and its SHA-256 where one was declared: ``original_changed`` otherwise), decode it once
+  (``galleries.imaging``), render the thumbnail, the preview and, when the gallery has a
+  watermark, the watermarked preview, upload them, then write the row in one
+  ``save(update_fields=...)`` and hand the decoded working image to ``DECODED_HOOKS`` (the
+  faces step plugs in there);
 - a ``ready`` photo whose watermarked preview does not match its gallery's watermark gets only
   that one derivative re-rendered (from the stored preview: a few hundred KB, not a 60 MB RAW);
 - a ``ready`` photo that a decoded hook says is still *due* (its step never committed: the
@@ -29,7 +31,9 @@ overwrites objects, never duplicates them.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import logging
 import re
 import tempfile
@@ -354,6 +358,37 @@ def photo_process_ensure(*, photo_id: uuid.UUID | str) -> Outcome:
     return outcome
 
 
+def _sha256_base64(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def _original_fetch(storage: ObjectStorage, photo: Photo, path: Path) -> str | None:
+    """Download the original to ``path`` unless it is not the file verified at upload; then
+    say how it differs.
+
+    Presigned PUTs cannot replace an object (``picpick.core.storage``), so a difference means
+    the bucket was written some other way, or a multipart file's bytes never matched their
+    declared SHA-256 (completion cannot hash them; see ``uploads.complete``). The size is
+    checked before the download (a HEAD), the SHA-256 after it: ~55 ms per 64 MiB, small
+    beside the decode. Photos from before checksums were required have none to compare.
+    """
+    info = storage.head(key=photo.original_key)
+    if info is None:
+        raise ObjectNotFound("No such object.")
+    if info.size != photo.size:
+        return f"The stored original has {info.size} bytes; {photo.size} were verified."
+    if photo.checksum and info.checksum_sha256 and info.checksum_sha256 != photo.checksum:
+        return "The stored original's SHA-256 is not the one verified at upload."
+    storage.download_to_file(key=photo.original_key, path=path)
+    if photo.checksum and _sha256_base64(path) != photo.checksum:
+        return "The stored original's SHA-256 is not the one declared at upload."
+    return None
+
+
 def _process(photo: Photo) -> Outcome:
     storage = get_storage()
     mark = wanted_watermark(photo.gallery)
@@ -361,7 +396,9 @@ def _process(photo: Photo) -> Outcome:
     try:
         with tempfile.TemporaryDirectory(prefix="picpick-photo-") as folder:
             path = Path(folder) / f"original.{imaging.extension_of(name)}"
-            storage.download_to_file(key=photo.original_key, path=path)
+            changed = _original_fetch(storage, photo, path)
+            if changed is not None:
+                return _fail(photo, "original_changed", changed, storage)
             decoded = _decode(path, filename=name)
         logo = _logo_bytes(storage, mark)
         specs = [PREVIEW, THUMB] + ([PREVIEW_WM] if mark else [])

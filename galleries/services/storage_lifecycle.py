@@ -4,23 +4,32 @@ Storage is not transactional, so every storage change is queued with
 ``transaction.on_commit``: a rolled-back delete never loses a file, and a committed one
 always queues its cleanup. The tasks (``galleries.tasks``) retry storage failures with the
 exact keys that failed, so no key is forgotten while storage is unavailable.
+
+What no row queued a delete for is found by ``originals_orphans_sweep``: an original nothing
+references (a PUT URL used after its photo was deleted, a delete whose retries ran out).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from galleries import keys
-from galleries.models import Gallery, Photo
+from galleries.models import Gallery, Photo, Upload
 from picpick.core.storage import (
     MAX_DELETE_BATCH,
+    ObjectInfo,
     ObjectNotFound,
+    ObjectStorage,
     StorageError,
     get_storage,
 )
@@ -34,6 +43,11 @@ ARCHIVE_TAG = f"{ARCHIVE_TAG_KEY}={ARCHIVE_TAG_VALUE}"
 # matches only "true", and an empty PutObjectTagging is refused by some S3 implementations.
 UNARCHIVED_TAG_VALUE = "false"
 TAG_BATCH = 200
+# Every studio's objects live under here (galleries.keys); other prefixes are not ours.
+ORPHANS_PREFIX = "studios/"
+ORPHANS_PAGE = MAX_DELETE_BATCH
+ORPHANS_MAX_KEYS_PER_RUN = 20_000
+ORPHANS_CURSOR_KEY = "galleries:originals-orphans-sweep:cursor"
 
 
 class ObjectsNotDeleted(StorageError):
@@ -109,6 +123,113 @@ def gallery_objects_delete(*, studio_id: uuid.UUID | str, gallery_id: uuid.UUID 
         raise StorageError(f"objects are left under {prefix} after deleting {deleted}")
     logger.info("deleted %d objects of gallery %s", deleted, gallery_id)
     return deleted
+
+
+# --- Orphan originals -------------------------------------------------------------------------
+@dataclass
+class OrphanSweepResult:
+    listed: int = 0
+    originals: int = 0
+    deleted: int = 0
+    recent: int = 0  # unreferenced, but younger than the grace period: left for a later run
+    errors: int = 0
+    cursor: str | None = None  # where the next run resumes; None after a full pass
+
+
+def originals_orphans_sweep(
+    *,
+    now: dt.datetime | None = None,
+    max_keys: int = ORPHANS_MAX_KEYS_PER_RUN,
+    from_start: bool = False,
+) -> OrphanSweepResult:
+    """Delete originals that no photo references, once older than the grace period.
+
+    A presigned PUT cannot replace an object, but on S3 it can create one again after the
+    photo's object was deleted; and a delete can give up. Such an object is served by nothing
+    and counted nowhere: this finds it. The scan walks ``studios/`` in key order, a page at a
+    time, at most ``max_keys`` keys per run, and saves where it stopped (in the cache: losing
+    it only restarts the scan), so a large bucket is swept by many short runs.
+
+    Safe against uploads in flight: a photo row always exists before its original can (the
+    start commits it before handing out URLs) and keys carry the photo's fresh id, so an
+    object with no row is never about to get one. The grace period
+    (``PICPICK_ORPHAN_ORIGINALS_GRACE_HOURS``) is a margin for what this reasoning misses.
+    """
+    now = now or timezone.now()
+    before = now - dt.timedelta(hours=settings.PICPICK_ORPHAN_ORIGINALS_GRACE_HOURS)
+    storage = get_storage()
+    result = OrphanSweepResult()
+    cursor = None if from_start else cache.get(ORPHANS_CURSOR_KEY)
+    while result.listed < max_keys:
+        limit = min(ORPHANS_PAGE, max_keys - result.listed)
+        page = storage.list_objects(prefix=ORPHANS_PREFIX, start_after=cursor, limit=limit)
+        result.listed += len(page)
+        if page:
+            cursor = page[-1].key
+            _orphans_delete(storage, page, before=before, result=result)
+        if len(page) < limit:
+            cursor = None  # a full pass: the next run starts over
+            break
+    result.cursor = cursor
+    cache.set(ORPHANS_CURSOR_KEY, cursor, timeout=7 * 24 * 3600)
+    logger.info(
+        "originals orphan sweep: %d keys listed, %d originals, %d orphans deleted, "
+        "%d too recent, %d delete errors; next from %s",
+        result.listed,
+        result.originals,
+        result.deleted,
+        result.recent,
+        result.errors,
+        cursor or "the start",
+    )
+    return result
+
+
+def _orphans_delete(
+    storage: ObjectStorage,
+    page: list[ObjectInfo],
+    *,
+    before: dt.datetime,
+    result: OrphanSweepResult,
+) -> None:
+    originals = {
+        info.key: (photo_id, info)
+        for info in page
+        if (photo_id := keys.original_photo_id(info.key)) is not None
+    }
+    result.originals += len(originals)
+    if not originals:
+        return
+    photo_ids = [photo_id for photo_id, _ in originals.values()]
+    rows = Photo.objects.filter(id__in=photo_ids).values_list("id", "original_key")
+    # A photo that failed verification at upload had its object deleted and its bytes
+    # released: an object at its key again is nobody's.
+    refused = set(
+        Upload.objects.filter(photo_id__in=photo_ids)
+        .exclude(failure_code="")
+        .values_list("photo_id", flat=True)
+    )
+    referenced = {key for photo_id, key in rows if photo_id not in refused}
+    orphans = []
+    for key, (_photo_id, info) in originals.items():
+        if key in referenced:
+            continue
+        if info.last_modified is None or info.last_modified >= before:
+            result.recent += 1
+            continue
+        orphans.append(key)
+    if not orphans:
+        return
+    failed = storage.delete_many(keys=orphans)
+    result.deleted += len(orphans) - len(failed)
+    result.errors += len(failed)
+    logger.warning(
+        "deleted %d originals no photo references, e.g. %s",
+        len(orphans) - len(failed),
+        orphans[:3],
+    )
+    if failed:
+        logger.warning("could not delete %d orphan originals, e.g. %s", len(failed), failed[:5])
 
 
 # --- Archive tags -----------------------------------------------------------------------------

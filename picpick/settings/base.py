@@ -248,6 +248,11 @@ PICPICK_UPLOAD_SWEEP_GRACE_MINUTES = env_int(
 )
 # Multipart uploads under studios/ that no pending upload knows are aborted after this.
 PICPICK_UPLOAD_ORPHAN_DAYS = env_int("PICPICK_UPLOAD_ORPHAN_DAYS", 2, minimum=1, maximum=30)
+# An original no photo references (e.g. PUT again after its photo was deleted) is deleted by
+# the orphan sweep once it is this old: a margin, never needed by a working upload.
+PICPICK_ORPHAN_ORIGINALS_GRACE_HOURS = env_int(
+    "PICPICK_ORPHAN_ORIGINALS_GRACE_HOURS", 24, minimum=1, maximum=24 * 30
+)
 # Storage quota per plan (bytes); pending uploads count with their declared size.
 PICPICK_QUOTA_FREE_BYTES = env_int("PICPICK_QUOTA_FREE_BYTES", 10 * 1024**3, minimum=0)
 PICPICK_QUOTA_PRO_BYTES = env_int("PICPICK_QUOTA_PRO_BYTES", 1024**4, minimum=0)
@@ -580,6 +585,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "uploads-sweep": {
         "task": "galleries.tasks.uploads_sweep",
         "schedule": timedelta(minutes=15),
+    },
+    "originals-orphans-sweep": {
+        "task": "galleries.tasks.originals_orphans_sweep",
+        "schedule": timedelta(hours=1),
+        "options": {"queue": "default"},  # storage I/O: kept off the media workers
     },
     "faces-cluster-sweep": {
         "task": "faces.tasks.galleries_cluster_sweep",

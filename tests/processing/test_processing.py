@@ -299,13 +299,14 @@ def test_failed_rerun_removes_the_previous_derivatives(local_storage, gallery_a,
     photo.refresh_from_db()
     keys = [entry["key"] for entry in photo.derivatives.values()]
     assert all(local_storage.head(key=key) for key in keys)
+    # The original replaced behind the app's back: the rerun refuses it before decoding.
     local_storage.put_object(key=photo.original_key, body=b"", content_type="image/jpeg")
     processing.gallery_reprocess(gallery=gallery_a, by=alice, scope="all")
     photo_process_ensure(photo_id=photo.id)
     photo.refresh_from_db()
     assert (photo.state, photo.failure_code, photo.derivatives) == (
         Photo.State.FAILED,
-        "empty",
+        "original_changed",
         {},
     )
     assert not any(local_storage.head(key=key) for key in keys)

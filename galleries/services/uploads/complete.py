@@ -81,7 +81,10 @@ def _verify(storage: ObjectStorage, upload: Upload, parts: PartsSpec) -> object:
         )
     # A single PUT is signed with the declared SHA-256, and storage records the checksum of
     # the body it took. Multipart uploads are not: S3's multipart checksum is a checksum of
-    # the parts' checksums, never the file's SHA-256, so there is nothing to compare it with.
+    # the parts' checksums, never the file's SHA-256, and hashing the object here would pull
+    # up to 500 files of 64 MiB-2 GiB through this request. Processing downloads the whole
+    # file anyway and checks its SHA-256 there (``original_changed``) before anything is
+    # rendered; part URLs die with their multipart upload, so nothing replaces it afterwards.
     if (
         not upload_is_multipart(upload)
         and upload.checksum_sha256
