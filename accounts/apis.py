@@ -142,6 +142,9 @@ class LoginApi(PublicAPIView):
                 429,
                 e401="`invalid_credentials` (also for an unknown email).",
                 e403="`not_a_member` of the requested studio.",
+                e429="`rate_limited`: too many logins from this client; `account_locked`: too "
+                "many failed logins for this email, from anywhere (also for an unknown email). "
+                "See Retry-After.",
             ),
         },
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import secrets
 import uuid
@@ -35,7 +36,11 @@ from accounts.permissions import Perm, role_has
 from accounts.selectors import user_default_membership, user_get_by_email, user_membership_get
 from accounts.tasks import email_send
 from galleries.models import StudioUsage
-from picpick.core.errors import ApplicationError, Conflict, Forbidden, NotFound
+from picpick.core import ratelimit
+from picpick.core.clientaddr import client_address
+from picpick.core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
+
+logger = logging.getLogger(__name__)
 
 # Studio slugs become subdomains and path segments of the client-facing site; these would clash
 # with our own hosts.
@@ -242,6 +247,30 @@ def user_signup(
     return user, membership
 
 
+def _login_attempt(*, email: str, request: HttpRequest | None) -> str:
+    """Take one of the account's failed-login slots before the password is checked (so
+    simultaneous guesses cannot overrun the limit); the key, to give the slot back when the
+    password turns out right. Keyed on the email alone: guesses spread over many addresses
+    lock the account all the same, for the rest of the window."""
+    key = f"login:{ratelimit.keyed_hash(email, purpose='login-account')}"
+    wait = ratelimit.take(
+        [(key, settings.PICPICK_LOGIN_LOCKOUT_ATTEMPTS)],
+        window=settings.PICPICK_LOGIN_LOCKOUT_WINDOW_SECONDS,
+    )
+    if wait is not None:
+        logger.warning(
+            "login refused: account locked after failed logins (email hash %s, client %s)",
+            key[6:18],
+            client_address(request) if request is not None else "-",
+        )
+        raise RateLimited(
+            "Too many failed logins for this account: wait, or reset the password.",
+            retry_after=wait,
+            code="account_locked",
+        )
+    return key
+
+
 @transaction.atomic
 def auth_login(
     *,
@@ -254,13 +283,17 @@ def auth_login(
 
     Unknown email, wrong password and inactive account get the same answer: telling them apart
     would let anyone test which addresses have accounts. Django's backend also runs the hasher
-    for an unknown email, so the timing does not tell either.
+    for an unknown email, so the timing does not tell either; and the lockout counts unknown
+    emails like known ones.
     """
-    user = authenticate(request, email=_clean_email(email), password=password)
+    email = _clean_email(email)
+    attempt = _login_attempt(email=email, request=request)
+    user = authenticate(request, email=email, password=password)
     if user is None:
         raise ApplicationError(
             "The email or password is incorrect.", code="invalid_credentials", status=401
         )
+    ratelimit.give_back(attempt, window=settings.PICPICK_LOGIN_LOCKOUT_WINDOW_SECONDS)
     if studio_id is not None:
         membership = user_membership_get(user=user, studio_id=studio_id)
         if membership is None:

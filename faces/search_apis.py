@@ -15,8 +15,9 @@ from faces import search_service, selectors
 from faces.apis import PageFilters, _page, _page_serializer
 from galleries import selectors as gallery_selectors
 from galleries.filters import filters_parse
-from guests.apis import TOKEN_HEADER, GuestAPIView, client_address
+from guests.apis import TOKEN_HEADER, GuestAPIView
 from picpick.core.apis import StudioAPIView
+from picpick.core.clientaddr import client_address
 from picpick.core.openapi import error_responses
 from picpick.core.serializers import InputSerializer
 from picpick.core.transactions import outside_request_transaction

@@ -30,6 +30,7 @@ from galleries.models import DownloadJob, Gallery
 from galleries.selectors.delivery import download_job_url, gallery_cover_thumb_urls
 from guests import access, selectors, services
 from guests.access import Grant
+from picpick.core.clientaddr import client_address
 from picpick.core.errors import Forbidden, NotFound, Unprocessable
 from picpick.core.openapi import error_responses
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body
@@ -48,12 +49,6 @@ _GUEST_ERRORS = {
     "e404": "`not_found`: no such published gallery here.",
     "e410": "`gallery_expired`: the studio can extend it.",
 }
-
-
-def client_address(request) -> str:
-    # The proxy in front of the web service sets REMOTE_ADDR to the client; a client-supplied
-    # X-Forwarded-For would let anyone dodge the limits.
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def site_studio_id(request) -> uuid.UUID | None:

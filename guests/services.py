@@ -1,9 +1,10 @@
 """Guest writes: unlocking a gallery, registering, favourites, downloads; and the studio's
 guest-access settings of a gallery.
 
-Wrong passwords and PINs are limited per gallery and client address in fixed windows counted
-atomically in the cache (``picpick.core.ratelimit``): every attempt takes a slot *before* the
-secret is checked, so however many guesses arrive at once, at most the limit are evaluated.
+Wrong passwords and PINs are limited per gallery and client address, and per gallery from all
+addresses (a ceiling), in fixed windows counted atomically in the cache
+(``picpick.core.ratelimit``): every attempt takes a slot *before* the secret is checked, so
+however many guesses arrive at once, at most the limit are evaluated.
 """
 
 from __future__ import annotations
@@ -108,30 +109,49 @@ def grant_require(*, gallery: Gallery, grant: Grant | None) -> Grant:
     return current
 
 
-def _attempt_key(*, gallery: Gallery, address: str, what: str) -> str:
-    return f"{what}:{gallery.id}:{ratelimit.client_hash(address, purpose='guest')}"
+def _attempt_keys(*, gallery: Gallery, address: str, what: str) -> tuple[str, str]:
+    client = ratelimit.client_hash(address, purpose="guest")
+    return f"{what}:{gallery.id}:{client}", f"{what}:{gallery.id}:all"
 
 
-def _attempt(*, gallery: Gallery, address: str, what: str) -> str:
-    """Take a guess slot before the secret is checked; the key, to give it back on success
-    (only wrong guesses count: guests behind one venue address don't lock each other out)."""
-    key = _attempt_key(gallery=gallery, address=address, what=what)
-    wait = ratelimit.take(
-        [(key, settings.PICPICK_GUEST_UNLOCK_ATTEMPTS)],
-        window=settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS,
-    )
+def _attempt(*, gallery: Gallery, address: str, what: str) -> tuple[str, str]:
+    """Take a guess slot of the client address, then one of the gallery's ceiling, before the
+    secret is checked; the keys, to give them back on success (only wrong guesses count:
+    guests behind one venue address don't lock each other out).
+
+    The address comes first: one that used up its own guesses takes nothing from the gallery's
+    ceiling, so it cannot lock out the gallery's other guests; a guess the ceiling refuses was
+    not evaluated and costs its address nothing."""
+    window = settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS
+    per_address, per_gallery = _attempt_keys(gallery=gallery, address=address, what=what)
+    wait = ratelimit.take([(per_address, settings.PICPICK_GUEST_UNLOCK_ATTEMPTS)], window=window)
+    scope = "address"
+    if wait is None:
+        scope = "gallery"
+        wait = ratelimit.take(
+            [(per_gallery, settings.PICPICK_GUEST_UNLOCK_GALLERY_ATTEMPTS)], window=window
+        )
+        if wait is not None:
+            ratelimit.give_back(per_address, window=window)
     if wait is not None:
-        logger.warning("guest %s attempts exhausted on gallery %s", what, gallery.id)
+        logger.warning(
+            "guest %s attempts exhausted per %s on gallery %s from %s",
+            what,
+            scope,
+            gallery.id,
+            address,
+        )
         raise RateLimited(
             "Too many attempts. Wait a few minutes and try again.",
             retry_after=wait,
             code="too_many_attempts",
         )
-    return key
+    return per_address, per_gallery
 
 
-def _attempt_succeeded(key: str) -> None:
-    ratelimit.give_back(key, window=settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS)
+def _attempt_succeeded(keys: tuple[str, str]) -> None:
+    for key in keys:
+        ratelimit.give_back(key, window=settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS)
 
 
 def gallery_unlock(
@@ -143,10 +163,10 @@ def gallery_unlock(
     current = grant_current(gallery=gallery, grant=grant)
     if gallery.access == Gallery.Access.PUBLIC:
         return current  # type: ignore[return-value]  # never None for a public gallery
-    key = _attempt(gallery=gallery, address=address, what="unlock")
+    keys = _attempt(gallery=gallery, address=address, what="unlock")
     if not secret or not check_password(secret, gallery.access_secret):
         raise Forbidden(f"Wrong {gallery.access}.", code=f"wrong_{gallery.access}")
-    _attempt_succeeded(key)
+    _attempt_succeeded(keys)
     visitor_id = grant.visitor_id if grant and grant.gallery_id == gallery.id else None
     return Grant(
         gallery_id=gallery.id, access_version=gallery.access_version, visitor_id=visitor_id
@@ -299,10 +319,10 @@ def _download_check(*, gallery: Gallery, grant: Grant, size: str) -> None:
 def downloads_unlock(*, gallery: Gallery, grant: Grant, pin: str, address: str) -> Grant:
     if not gallery.download_pin:
         return grant.with_downloads()
-    key = _attempt(gallery=gallery, address=address, what="download-pin")
+    keys = _attempt(gallery=gallery, address=address, what="download-pin")
     if not pin or not check_password(pin, gallery.download_pin):
         raise Forbidden("Wrong download PIN.", code="wrong_download_pin")
-    _attempt_succeeded(key)
+    _attempt_succeeded(keys)
     return grant.with_downloads()
 
 

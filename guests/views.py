@@ -21,7 +21,8 @@ from domains.selectors import studio_for_site
 from galleries.models import Gallery
 from galleries.selectors.delivery import gallery_cover_thumb_urls
 from guests import access, selectors, services
-from guests.apis import client_address, set_grant_cookie
+from guests.apis import set_grant_cookie
+from picpick.core.clientaddr import client_address
 from picpick.core.errors import ApplicationError, NotFound, RateLimited
 from picpick.core.storage import get_storage
 

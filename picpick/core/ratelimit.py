@@ -3,23 +3,58 @@
 Redis INCR in production (and LocMem's locked increment in a single process), so concurrent
 requests in several web processes cannot slip past a limit: the N+1th caller of a window is
 refused, whatever the interleaving. Client addresses are hashed with the secret key: keys
-never hold an address.
+never hold an address. The address is ``picpick.core.clientaddr.client_address``: the one that
+believes forwarding headers only from trusted proxies.
+
+DRF's throttles (``picpick.core.throttles``), the guests' password/PIN guesses, selfie searches
+and the login lockout all count here: one mechanism, one store, atomic everywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"20/min"`` -> ``(20, 60)``: requests per window of seconds (DRF's notation: the
+    period's first letter counts, s/m/h/d)."""
+    count, _, period = rate.partition("/")
+    if not count.isdigit() or int(count) < 1 or period[:1] not in _PERIODS:
+        raise ImproperlyConfigured(f"{rate!r} is not a rate like 20/min, 5/hour or 1000/day.")
+    return int(count), _PERIODS[period[:1]]
+
+
+def _bucket(address: str) -> str:
+    """An IPv6 client is its /64: one subscriber or host is handed a whole /64, and counting
+    each of its 2**64 addresses apart would make every per-address limit endless."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def keyed_hash(value: str, *, purpose: str) -> str:
+    """A key part that does not hold ``value`` (an address, an email) and cannot be guessed
+    from it without the secret key."""
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"{purpose}:{value}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def client_hash(address: str, *, purpose: str) -> str:
-    return hmac.new(
-        settings.SECRET_KEY.encode(), f"{purpose}:{address}".encode(), hashlib.sha256
-    ).hexdigest()
+    return keyed_hash(_bucket(address), purpose=purpose)
 
 
 def _count(key: str, *, timeout: int) -> int:

@@ -11,7 +11,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from picpick.core.clientaddr import trusted_proxies
 from picpick.core.env import env_bool, env_choice, env_int, env_list, env_str
+from picpick.core.ratelimit import parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PICPICK_VAR_DIR", str(BASE_DIR / "var")))
@@ -159,6 +161,13 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
 }
+
+# Failed logins per account (per email, known or not, whatever the address) per window; then
+# the account's logins answer 429 account_locked until the window ends, right password or not.
+PICPICK_LOGIN_LOCKOUT_ATTEMPTS = env_int("PICPICK_LOGIN_LOCKOUT_ATTEMPTS", 10, minimum=1)
+PICPICK_LOGIN_LOCKOUT_WINDOW_SECONDS = env_int(
+    "PICPICK_LOGIN_LOCKOUT_WINDOW_SECONDS", 15 * 60, minimum=60, maximum=24 * 3600
+)
 
 # --- Internationalisation --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -361,8 +370,14 @@ PICPICK_FACES_ENCODER = env_choice("PICPICK_FACES_ENCODER", "numpy", {"numpy", "
 # --- Guests (galleries on the studio's site and the guest API) -----------------------------
 # A guest's gallery token (cookie or X-Gallery-Token) lives this long.
 PICPICK_GUEST_TOKEN_HOURS = env_int("PICPICK_GUEST_TOKEN_HOURS", 12, minimum=1, maximum=24 * 30)
-# Password/PIN guesses per gallery and client address per window (counted atomically).
+# Wrong password/PIN guesses per gallery and client address per window (counted atomically),
+# and per gallery from all addresses together: the ceiling bounds guessing spread over many
+# addresses, and it is high enough that a shared venue address reaching its own limit leaves
+# the gallery open to everyone else.
 PICPICK_GUEST_UNLOCK_ATTEMPTS = env_int("PICPICK_GUEST_UNLOCK_ATTEMPTS", 10, minimum=1)
+PICPICK_GUEST_UNLOCK_GALLERY_ATTEMPTS = env_int(
+    "PICPICK_GUEST_UNLOCK_GALLERY_ATTEMPTS", 100, minimum=1
+)
 PICPICK_GUEST_UNLOCK_WINDOW_SECONDS = env_int(
     "PICPICK_GUEST_UNLOCK_WINDOW_SECONDS", 15 * 60, minimum=10
 )
@@ -452,7 +467,24 @@ PICPICK_HOST_NEGATIVE_CACHE_SECONDS = env_int(
 )
 # --- end of Hosts and custom domains ---
 
+
 # --- API -----------------------------------------------------------------------------------
+def env_rate(name: str, default: str) -> str:
+    """A DRF rate such as ``20/min``, refused at start when malformed."""
+    value = env_str(name, default)
+    try:
+        parse_rate(value)
+    except ImproperlyConfigured as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    return value
+
+
+# Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDRs): the client is
+# the right-most address in it that is not one of these (picpick.core.clientaddr). Empty: the
+# peer is the client. Behind Caddy in docker-compose.yml: Caddy's network.
+PICPICK_TRUSTED_PROXIES = trusted_proxies(
+    "PICPICK_TRUSTED_PROXIES", env_list("PICPICK_TRUSTED_PROXIES")
+)
 PICPICK_API_MAX_BODY_BYTES = env_int("PICPICK_API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PICPICK_API_MAX_BODY_BYTES
 
@@ -463,16 +495,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["picpick.core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "picpick.core.errors.exception_handler",
+    # Counted atomically in the cache per real client address (or user): picpick.core.throttles.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "picpick.core.throttles.AnonRateThrottle",
+        "picpick.core.throttles.UserRateThrottle",
+        "picpick.core.throttles.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env_str("THROTTLE_ANON", "120/min"),
-        "user": env_str("THROTTLE_USER", "2000/min"),
-        "auth": env_str("THROTTLE_AUTH", "20/min"),
-        "password_reset": env_str("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "anon": env_rate("THROTTLE_ANON", "120/min"),
+        "user": env_rate("THROTTLE_USER", "2000/min"),
+        "auth": env_rate("THROTTLE_AUTH", "20/min"),
+        "password_reset": env_rate("THROTTLE_PASSWORD_RESET", "5/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -29,3 +29,13 @@ def last_mail_match(pattern: str) -> re.Match:
     match = re.search(pattern, mail.outbox[-1].body)
     assert match, mail.outbox[-1].body
     return match
+
+
+def throttle_rates(settings, **rates: str) -> None:
+    """Override throttle rates (``auth="3/min"``) through the ``settings`` fixture: DRF reloads
+    its settings when REST_FRAMEWORK changes, and the throttles read the rates per request."""
+    current = settings.REST_FRAMEWORK
+    settings.REST_FRAMEWORK = {
+        **current,
+        "DEFAULT_THROTTLE_RATES": {**current["DEFAULT_THROTTLE_RATES"], **rates},
+    }

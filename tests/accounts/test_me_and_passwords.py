@@ -9,11 +9,16 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import Role
 from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
-from tests.accounts.helpers import STRONG_PASSWORD, assert_error, bearer, last_mail_match
+from tests.accounts.helpers import (
+    STRONG_PASSWORD,
+    assert_error,
+    bearer,
+    last_mail_match,
+    throttle_rates,
+)
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -253,10 +258,8 @@ def test_password_reset_bad_input(anon_client, url, body):
     assert mail.outbox == []
 
 
-def test_password_reset_is_throttled(anon_client, alice, monkeypatch):
-    monkeypatch.setattr(
-        ScopedRateThrottle, "THROTTLE_RATES", {"auth": "100/min", "password_reset": "2/hour"}
-    )
+def test_password_reset_is_throttled(anon_client, alice, settings):
+    throttle_rates(settings, auth="100/min", password_reset="2/hour")
     for _ in range(2):
         assert anon_client.post(RESET, {"email": "alice@example.com"}).status_code == 202
     response = anon_client.post(RESET, {"email": "alice@example.com"})

@@ -10,14 +10,13 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import Role
 from accounts.tokens import token_pair_for, token_refresh
 from picpick.core.errors import ApplicationError
 from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
-from tests.accounts.helpers import assert_error, bearer
+from tests.accounts.helpers import assert_error, bearer, throttle_rates
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -159,10 +158,8 @@ def test_login_bad_input(anon_client, alice, body, fields):
     assert set(error["fields"]) == fields
 
 
-def test_login_is_throttled_with_retry_after(anon_client, alice, monkeypatch):
-    monkeypatch.setattr(
-        ScopedRateThrottle, "THROTTLE_RATES", {"auth": "3/min", "password_reset": "3/min"}
-    )
+def test_login_is_throttled_with_retry_after(anon_client, alice, settings):
+    throttle_rates(settings, auth="3/min", password_reset="3/min")
     body = {"email": "alice@example.com", "password": "wrong"}
     for _ in range(3):
         assert anon_client.post(LOGIN, body).status_code == 401

@@ -1,6 +1,7 @@
-"""Password/PIN guesses are limited per gallery and client address: 10 per 15 minutes, counted
-atomically before the secret is checked, so however many guesses arrive at once, exactly the
-limit are evaluated and every other one is a 429 with Retry-After.
+"""Password/PIN guesses are limited per gallery and client address: 10 per 15 minutes (and 100
+per gallery from all addresses), counted atomically before the secret is checked, so however
+many guesses arrive at once, exactly the limit are evaluated and every other one is a 429 with
+Retry-After.
 
 Run with real concurrency twice: 100 HTTP requests from threads against the live server (each
 request in its own server thread, with its own database connection on MariaDB), and 100 calls
@@ -45,6 +46,7 @@ WINDOW = 15 * 60
 def test_the_limit_is_10_guesses_per_15_minutes():
     assert settings.PICPICK_GUEST_UNLOCK_ATTEMPTS == LIMIT
     assert settings.PICPICK_GUEST_UNLOCK_WINDOW_SECONDS == WINDOW
+    assert settings.PICPICK_GUEST_UNLOCK_GALLERY_ATTEMPTS == 10 * LIMIT
 
 
 @pytest.fixture
@@ -252,3 +254,88 @@ def test_right_guesses_do_not_use_up_the_budget_of_guests_behind_one_address(gal
             public_url(gallery_a, "unlock/"), {"secret": PIN}, REMOTE_ADDR="192.0.2.9"
         )
         assert right.status_code == 200, (n, right.json())
+
+
+# --- Behind the proxy: the real client, and a ceiling per gallery ------------------------------
+CADDY = "172.31.250.3"
+
+
+def _guess_via_caddy(gallery, forwarded_for: str, secret: str = "0000"):
+    return guest().post(
+        public_url(gallery, "unlock/"),
+        {"secret": secret},
+        REMOTE_ADDR=CADDY,
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_behind_the_proxy_the_budget_is_the_real_clients(gallery_a, settings, evaluated):
+    """Every request reaches web from Caddy's address: counted by that, one guest's typos
+    would lock out all of the gallery's guests."""
+    settings.PICPICK_TRUSTED_PROXIES = ["172.31.250.0/24"]
+    protect(gallery_a, Gallery.Access.PIN)
+    for n in range(LIMIT):
+        # The client writes a new address of its own each time; Caddy appends the real one.
+        response = _guess_via_caddy(gallery_a, f"198.51.100.{n}, 203.0.113.5")
+        assert error_code(response) == "wrong_pin"
+    limited = _guess_via_caddy(gallery_a, "198.51.100.99, 203.0.113.5", secret=PIN)
+    _assert_rate_limited(limited.status_code, limited, limited.json())
+    # Another guest behind the same proxy is not locked out.
+    assert _guess_via_caddy(gallery_a, "203.0.113.6", secret=PIN).status_code == 200
+    assert len(evaluated) == LIMIT + 1
+
+
+def test_the_gallery_has_a_ceiling_across_addresses(gallery_a, gallery_a2, settings, evaluated):
+    settings.PICPICK_GUEST_UNLOCK_GALLERY_ATTEMPTS = 25
+    protect(gallery_a, Gallery.Access.PIN)
+    protect(gallery_a2, Gallery.Access.PIN)
+    # Guessing spread over many addresses, each under its own limit.
+    for n in range(25):
+        response = guest().post(
+            public_url(gallery_a, "unlock/"), {"secret": "0000"}, REMOTE_ADDR=f"198.51.100.{n}"
+        )
+        assert error_code(response) == "wrong_pin", n
+    fresh = guest().post(
+        public_url(gallery_a, "unlock/"), {"secret": PIN}, REMOTE_ADDR="192.0.2.50"
+    )
+    _assert_rate_limited(fresh.status_code, fresh, fresh.json())
+    assert len(evaluated) == 25
+    # The ceiling is this gallery's: the studio's other gallery opens.
+    other = guest().post(
+        public_url(gallery_a2, "unlock/"), {"secret": PIN}, REMOTE_ADDR="192.0.2.50"
+    )
+    assert other.status_code == 200
+
+
+def test_a_refusal_by_the_ceiling_costs_the_address_nothing(gallery_a, settings):
+    settings.PICPICK_GUEST_UNLOCK_GALLERY_ATTEMPTS = 3
+    protect(gallery_a, Gallery.Access.PIN)
+    _spend(gallery_a, "198.51.100.1", count=3)
+    for _ in range(2 * LIMIT):  # refused by the gallery's ceiling, never evaluated
+        response = guest().post(
+            public_url(gallery_a, "unlock/"), {"secret": "0000"}, REMOTE_ADDR="192.0.2.60"
+        )
+        assert error_code(response) == "too_many_attempts"
+    key = services._attempt_keys(gallery=gallery_a, address="192.0.2.60", what="unlock")[0]
+    slot = int(ratelimit.time.time() // WINDOW)
+    assert (ratelimit.cache.get(f"rate:{key}:{slot}") or 0) == 0
+
+
+def test_an_address_that_used_up_its_guesses_leaves_the_ceiling_to_the_others(gallery_a, settings):
+    """A shared venue address (or one attacker) hammering the gallery spends its own budget
+    only: what it sends after its limit does not count against the gallery."""
+    settings.PICPICK_GUEST_UNLOCK_GALLERY_ATTEMPTS = LIMIT + 5
+    protect(gallery_a, Gallery.Access.PIN)
+    for n in range(200):
+        guest().post(
+            public_url(gallery_a, "unlock/"), {"secret": f"9{n:03d}"}, REMOTE_ADDR="192.0.2.70"
+        )
+    for n in range(5):
+        response = guest().post(
+            public_url(gallery_a, "unlock/"), {"secret": "0000"}, REMOTE_ADDR=f"198.51.100.{n}"
+        )
+        assert error_code(response) == "wrong_pin", n
+    response = guest().post(
+        public_url(gallery_a, "unlock/"), {"secret": PIN}, REMOTE_ADDR="192.0.2.71"
+    )
+    assert response.status_code == 429  # the ceiling: LIMIT + 5 wrong guesses were evaluated

@@ -496,3 +496,34 @@ def test_local_settings_serve_studio_sites_on_the_port_make_run_uses():
 def test_test_settings_never_ask_a_real_resolver():
     # Tests that need DNS start their own server on loopback; everything else hits a dead port.
     assert settings.PICPICK_DNS_RESOLVER == [("127.0.0.1", 9)]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PICPICK_TRUSTED_PROXIES", "caddy", "'caddy' is not an IP address or CIDR"),
+        ("PICPICK_TRUSTED_PROXIES", "172.31.250.0/33", "is not an IP address or CIDR"),
+        ("THROTTLE_AUTH", "20", "THROTTLE_AUTH: '20' is not a rate"),
+        ("THROTTLE_PASSWORD_RESET", "5/fortnight", "is not a rate"),
+    ],
+)
+def test_client_address_and_limit_settings_refuse_bad_values(name, value, message):
+    result = _import_production({**PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_trusted_proxies_are_read_as_networks():
+    probe = "import picpick.settings.production as s; print(s.PICPICK_TRUSTED_PROXIES)"
+    base = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(ROOT)}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**base, **PRODUCTION_ENV, "PICPICK_TRUSTED_PROXIES": "172.31.250.0/24, 10.0.0.5"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['172.31.250.0/24', '10.0.0.5/32']"
