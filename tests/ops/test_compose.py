@@ -19,7 +19,7 @@ ENV_EXAMPLE = (ROOT / ".env.example").read_text()
 # ${VAR}, ${VAR:-default}, ${VAR:?error}; `$${VAR}` is left to the container's shell.
 INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:[:?-][^}]*)?\}")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$")
-SETTINGS_READS = re.compile(r"env_(?:str|int|bool|list|choice)\(\s*\"([A-Z0-9_]+)\"")
+SETTINGS_READS = re.compile(r"env_(?:str|int|bool|list|choice|rate)\(\s*\"([A-Z0-9_]+)\"")
 
 
 def _documented() -> set[str]:
@@ -309,3 +309,40 @@ def test_env_example_requires_the_api_hosts_and_the_base_domain():
     values = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE, flags=re.MULTILINE))
     assert values["PICPICK_API_HOSTS"] == values["PICPICK_DOMAIN"] == "api.picpick.example"
     assert values["PICPICK_BASE_DOMAIN"] == "picpick.example"
+
+
+# --- client addresses: web believes Caddy only ------------------------------------------------
+
+
+def _default(value: str) -> str:
+    """``${NAME:-default}`` -> ``default``; a literal stays as it is."""
+    match = re.fullmatch(r"\$\{[A-Z0-9_]+:-([^}]*)\}", value)
+    return match[1] if match else value
+
+
+def test_web_trusts_forwarding_headers_from_caddys_network_only():
+    from picpick.core.clientaddr import trusted_proxies
+
+    subnet = COMPOSE["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert _environment(SERVICES["web"])["PICPICK_TRUSTED_PROXIES"] == subnet
+    assert trusted_proxies("X", [_default(subnet)]) == ["172.31.250.0/24"]
+    # Caddy is on that network alone, web on it and the default one; nothing else is on it,
+    # so no other container can send web a believed X-Forwarded-For.
+    assert SERVICES["caddy"]["networks"] == ["edge"]
+    assert set(SERVICES["web"]["networks"]) == {"default", "edge"}
+    others = [n for n, s in SERVICES.items() if "edge" in (s.get("networks") or [])]
+    assert sorted(others) == ["caddy", "web"]
+    # gunicorn believes X-Forwarded-Proto from the same network, not from anyone.
+    assert _option(_argv(SERVICES["web"]), "--forwarded-allow-ips") == subnet
+    assert "CADDY_SUBNET" in _documented()
+
+
+def test_caddy_writes_the_client_address_instead_of_passing_on_the_clients_header():
+    app = CADDY["(app)"]
+    # Replaced, not appended to: a value a client sent never reaches web.
+    assert "header_up X-Forwarded-For {client_ip}" in app
+
+
+def test_the_web_access_log_shows_the_client_not_caddy():
+    log_format = _option(_argv(SERVICES["web"]), "--access-logformat")
+    assert log_format is not None and log_format.startswith("%({x-forwarded-for}i)s ")
