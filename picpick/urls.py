@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from picpick.core.errors import API_NOT_FOUND, api_not_found
 
 handler400 = "picpick.core.errors.json_400"
 handler403 = "picpick.core.errors.json_403"
@@ -31,4 +33,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^api/(?P<path>.*)$", api_not_found, name=API_NOT_FOUND),  # last under api/
 ]

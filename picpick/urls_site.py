@@ -4,10 +4,11 @@ domains.middleware.HostRoutingMiddleware selects this list for studio hosts (``r
 says which studio): the API, the admin and the docs do not exist here.
 """
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from faces.urls import public_urlpatterns as faces_public
 from guests.urls import public_urlpatterns as guests_public
+from picpick.core.errors import API_NOT_FOUND, api_not_found
 from picpick.urls import healthz
 
 guest_api = guests_public + faces_public
@@ -23,5 +24,6 @@ urlpatterns = [
     path("storage/", include("picpick.core.storage.urls")),
     # The guest API, as on the API host, but only for this studio's galleries.
     path("api/v1/", include((guest_api, "guest-api"))),
+    re_path(r"^api/(?P<path>.*)$", api_not_found, name=API_NOT_FOUND),  # the API's own 404
     path("", include("guests.site_urls")),
 ]

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.urls import is_valid_path
 from rest_framework import exceptions as drf
 from rest_framework import status as http
 from rest_framework.response import Response
@@ -201,3 +202,21 @@ def json_400(request, exception=None) -> JsonResponse:
 
 def json_403(request, exception=None) -> JsonResponse:
     return JsonResponse(error_body("permission_denied", "Forbidden."), status=403)
+
+
+API_NOT_FOUND = "api-not-found"
+
+
+def api_not_found(request, path: str = "") -> JsonResponse:
+    """The last route under ``/api/``: an unknown API path is the JSON 404 with DEBUG on too,
+    where Django renders its HTML page instead of calling ``handler404``.
+
+    Being a route, it also ends Django's slash redirect for API paths (a redirected POST loses
+    its body): a path that exists with a trailing slash is a 404 that says so.
+    """
+    message = "Not found."
+    if not request.path_info.endswith("/"):
+        match = is_valid_path(f"{request.path_info}/", getattr(request, "urlconf", None))
+        if match and match.url_name != API_NOT_FOUND:
+            message = f"Not found. API paths end with a slash: {request.path}/"
+    return JsonResponse(error_body("not_found", message), status=404)
