@@ -1,94 +1,93 @@
-"""A ZIP writer that streams: entries go out as they are read, nothing is seeked or held whole.
+"""A ZIP that streams: entries go out as they are read, nothing is seeked or held whole.
 
 Pure (no Django, no storage): the caller hands in a ``write(bytes)`` sink and, per entry, an
 iterable of byte chunks. That is what a ZIP of a 50 GB gallery needs: each original is copied
 from storage to the sink chunk by chunk, and the sink (a multipart upload) ships the bytes on.
 
-Entries are *stored* (method 0, no compression): JPEG and camera RAW files are already
-compressed, so deflate would spend CPU to save next to nothing. As the CRC-32 of an entry is
-only known after its data, every entry sets flag bit 3 and is followed by a data descriptor
-(CRC and sizes); readers take the authoritative values from the central directory at the end.
+The format is the standard library's ``zipfile``: on a sink that cannot seek it writes each
+entry's CRC and sizes in a data descriptor after the data, and ZIP64 where a 32-bit field
+would overflow (from 2 GiB on, to be safe). This module only adapts it to chunks and a write
+callable, and says per entry whether ZIP64 is needed before the data is seen.
 
-ZIP64 (APPNOTE 4.5.3) is used exactly where the classic 32/16-bit fields overflow: an entry of
-4 GiB or more (or of unknown size), an entry starting past 4 GiB, more than 65,535 entries, or
-a central directory past 4 GiB. ``force_zip64`` writes the ZIP64 records regardless, so tests
-can prove the format with small data.
+It replaced a 200-line writer of our own once ``bench/bench_zipstream.py`` showed the two
+equal where it matters (200 x 5 MB stored to a counting sink, three runs on a shared 2-core
+machine): 1.2-2.1 GB/s ours against 1.0-2.8 GB/s ``zipfile``, noise either way and far above
+what storage delivers; 0.06 against 0.07 MB peak allocations; byte for byte the same 27,222
+bytes of headers; for 50,000 entries 14 against 21 MB of central-directory bookkeeping, little
+beside the 16 MiB upload part the build holds anyway.
+Neither writer can announce the ZIP's size before it is written, and the build does not need
+that: it writes to storage, and the download is served from there with its size.
+
+Entries are *stored* (no compression): JPEG and camera RAW files are already compressed, so
+deflate would spend CPU to save next to nothing.
 """
 
 from __future__ import annotations
 
 import re
-import struct
 import time
-import zlib
+import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = ["ZipStreamWriter", "sanitize_name", "unique_name"]
 
-ZIP32_LIMIT = 0xFFFFFFFF  # the largest value a 32-bit field may hold (it means "see ZIP64")
 ZIP16_LIMIT = 0xFFFF
-_UTF8_FLAG = 1 << 11
-_DESCRIPTOR_FLAG = 1 << 3
-_VERSION_ZIP64 = 45
-_VERSION_DEFAULT = 20
-_VERSION_MADE_BY = (3 << 8) | _VERSION_ZIP64  # Unix, spec 4.5
 _UNIX_FILE_MODE = 0o100644 << 16  # a regular file, rw-r--r--
-
-_LOCAL = struct.Struct("<IHHHHHIIIHH")
-_DESCRIPTOR32 = struct.Struct("<IIII")
-_DESCRIPTOR64 = struct.Struct("<IIQQ")
-_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
-_END = struct.Struct("<IHHHHIIH")
-_END64 = struct.Struct("<IQHHIIQQQQ")
-_LOCATOR64 = struct.Struct("<IIQI")
+_UNIX = 3
 
 
-def _dos_time(moment: datetime | None) -> tuple[int, int]:
-    parts = (moment.timetuple() if moment else time.localtime())[:6]
-    year, month, day, hour, minute, second = parts
-    year = min(max(year, 1980), 2107)  # the DOS date's range
-    return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
+class _Counter:
+    """The file object ``zipfile`` writes to: it can tell its position, but not seek, so
+    ``zipfile`` streams (data descriptors) instead of going back to patch headers."""
+
+    def __init__(self, sink: Callable[[bytes], object]) -> None:
+        self._sink = sink
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self._sink(data)
+            self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
 
 
-@dataclass(slots=True)
-class _Entry:
-    name: bytes
-    offset: int
-    crc: int
-    size: int
-    dos_time: int
-    dos_date: int
-    zip64_local: bool
+def _date_time(moment: datetime | None) -> tuple[int, ...]:
+    parts = tuple((moment.timetuple() if moment else time.localtime())[:6])
+    # The DOS date's range; zipfile refuses a time outside it rather than clamping.
+    if parts[0] < 1980:
+        return (1980, 1, 1, 0, 0, 0)
+    if parts[0] > 2107:
+        return (2107, 12, 31, 23, 59, 58)
+    return parts
 
 
 class ZipStreamWriter:
     """Write a ZIP to ``sink`` one entry at a time; :meth:`close` writes the central directory.
 
-    Memory: one chunk of the entry being copied, plus ~60 bytes and the name per entry for the
-    central directory (a 50,000-photo gallery: a few MB).
+    Memory: one chunk of the entry being copied, plus a ``ZipInfo`` per entry for the central
+    directory (a 50,000-photo gallery: about 20 MB).
     """
 
     def __init__(self, sink: Callable[[bytes], object], *, force_zip64: bool = False) -> None:
-        self._sink = sink
+        self._out = _Counter(sink)
         self._force_zip64 = force_zip64
-        self._entries: list[_Entry] = []
-        self._offset = 0
+        self._zip = zipfile.ZipFile(self._out, "w", zipfile.ZIP_STORED, allowZip64=True)
         self._closed = False
 
     @property
     def bytes_written(self) -> int:
-        return self._offset
+        return self._out.position
 
     @property
     def entry_count(self) -> int:
-        return len(self._entries)
-
-    def _write(self, data: bytes) -> None:
-        if data:
-            self._sink(data)
-            self._offset += len(data)
+        return len(self._zip.filelist)
 
     def add(
         self,
@@ -100,138 +99,40 @@ class ZipStreamWriter:
     ) -> int:
         """Append a stored entry named ``name`` with the bytes of ``chunks``; returns its size.
 
-        ``size_hint`` (the expected size) decides whether the local header announces ZIP64
-        sizes in its data descriptor; without it, ZIP64 is assumed (always correct, 8 bytes
-        more). A hint under 4 GiB whose data turns out larger is an error, not a corrupt file.
+        ``size_hint`` (the expected size) decides whether the entry is written as ZIP64
+        before its data is seen; without it, ZIP64 is assumed (always correct, a few bytes
+        more). Data larger than a hint that left ZIP64 out is an error, not a corrupt file.
         """
         if self._closed:
             raise ValueError("the ZIP is closed")
-        encoded = name.encode("utf-8")
-        if not encoded or len(encoded) > ZIP16_LIMIT:
+        if not name or len(name.encode("utf-8")) > ZIP16_LIMIT:
             raise ValueError("an entry name must be 1..65535 bytes")
-        zip64_local = self._force_zip64 or size_hint is None or size_hint >= ZIP32_LIMIT
-        dos_time, dos_date = _dos_time(modified)
-        offset = self._offset
-        extra = struct.pack("<HHQQ", 0x0001, 16, 0, 0) if zip64_local else b""
-        self._write(
-            _LOCAL.pack(
-                0x04034B50,
-                _VERSION_ZIP64 if zip64_local else _VERSION_DEFAULT,
-                _UTF8_FLAG | _DESCRIPTOR_FLAG,
-                0,  # stored
-                dos_time,
-                dos_date,
-                0,  # CRC and sizes follow the data, in the descriptor
-                0,
-                0,
-                len(encoded),
-                len(extra),
-            )
-            + encoded
-            + extra
-        )
-        crc = 0
+        info = zipfile.ZipInfo(name, _date_time(modified))
+        info.compress_type = zipfile.ZIP_STORED
+        info.create_system = _UNIX
+        info.external_attr = _UNIX_FILE_MODE
+        # zipfile decides ZIP64 from file_size when the entry is opened (over 2 GiB - 1)
+        info.file_size = size_hint or 0
         size = 0
-        for chunk in chunks:
-            if not chunk:
-                continue
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            self._write(chunk)
-        if size >= ZIP32_LIMIT and not zip64_local:
-            raise ValueError(f"{name!r} is {size} bytes, over its size hint's 4 GiB limit")
-        if zip64_local:
-            self._write(_DESCRIPTOR64.pack(0x08074B50, crc, size, size))
-        else:
-            self._write(_DESCRIPTOR32.pack(0x08074B50, crc, size, size))
-        self._entries.append(_Entry(encoded, offset, crc, size, dos_time, dos_date, zip64_local))
+        try:
+            with self._zip.open(
+                info, "w", force_zip64=self._force_zip64 or size_hint is None
+            ) as entry:
+                for chunk in chunks:
+                    entry.write(chunk)
+                    size += len(chunk)
+        except RuntimeError as exc:  # zipfile's "File size too large, try using force_zip64"
+            raise ValueError(
+                f"{name!r} is {size} bytes, too large for its size hint without ZIP64"
+            ) from exc
         return size
 
     def close(self) -> int:
         """Write the central directory and the end records; returns the ZIP's total size."""
-        if self._closed:
-            return self._offset
-        self._closed = True
-        directory_start = self._offset
-        for entry in self._entries:
-            self._write(self._central_header(entry))
-        directory_size = self._offset - directory_start
-        count = len(self._entries)
-        needs_zip64 = (
-            self._force_zip64
-            or count >= ZIP16_LIMIT
-            or directory_start >= ZIP32_LIMIT
-            or directory_size >= ZIP32_LIMIT
-        )
-        if needs_zip64:
-            end64_offset = self._offset
-            self._write(
-                _END64.pack(
-                    0x06064B50,
-                    _END64.size - 12,  # the record's size after this field
-                    _VERSION_MADE_BY,
-                    _VERSION_ZIP64,
-                    0,
-                    0,
-                    count,
-                    count,
-                    directory_size,
-                    directory_start,
-                )
-            )
-            self._write(_LOCATOR64.pack(0x07064B50, 0, end64_offset, 1))
-        self._write(
-            _END.pack(
-                0x06054B50,
-                0,
-                0,
-                min(count, ZIP16_LIMIT),
-                min(count, ZIP16_LIMIT),
-                min(directory_size, ZIP32_LIMIT),
-                min(directory_start, ZIP32_LIMIT),
-                0,
-            )
-        )
-        return self._offset
-
-    def _central_header(self, entry: _Entry) -> bytes:
-        # ZIP64 extra field values appear in this fixed order, each only if its 32-bit field
-        # holds 0xFFFFFFFF: uncompressed size, compressed size, local header offset.
-        big_size = self._force_zip64 or entry.size >= ZIP32_LIMIT
-        big_offset = self._force_zip64 or entry.offset >= ZIP32_LIMIT
-        values: list[int] = []
-        if big_size:
-            values += [entry.size, entry.size]
-        if big_offset:
-            values.append(entry.offset)
-        extra = b""
-        if values:
-            extra = struct.pack(f"<HH{len(values)}Q", 0x0001, 8 * len(values), *values)
-        zip64 = bool(values) or entry.zip64_local
-        size_field = ZIP32_LIMIT if big_size else entry.size
-        return (
-            _CENTRAL.pack(
-                0x02014B50,
-                _VERSION_MADE_BY,
-                _VERSION_ZIP64 if zip64 else _VERSION_DEFAULT,
-                _UTF8_FLAG | _DESCRIPTOR_FLAG,
-                0,
-                entry.dos_time,
-                entry.dos_date,
-                entry.crc,
-                size_field,
-                size_field,
-                len(entry.name),
-                len(extra),
-                0,  # comment length
-                0,  # disk number
-                0,  # internal attributes
-                _UNIX_FILE_MODE,
-                ZIP32_LIMIT if big_offset else entry.offset,
-            )
-            + entry.name
-            + extra
-        )
+        if not self._closed:
+            self._closed = True
+            self._zip.close()
+        return self._out.position
 
 
 # --- Names inside the ZIP ---------------------------------------------------------------------

@@ -230,14 +230,22 @@ def test_a_large_zip_goes_up_in_several_parts_with_bounded_memory(
     assert {name: archive.read(name) for name in archive.namelist()} == bodies
 
 
-def test_zip64_records_are_read_back(alice, gallery_a, app_storage):
+@pytest.mark.parametrize("force_zip64", [False, True])
+def test_zip64_records_are_read_back(alice, gallery_a, app_storage, monkeypatch, force_zip64):
     stored_photo(app_storage, gallery_a, alice, filename="a.jpg")
+    stored_photo(app_storage, gallery_a, alice, filename="b.jpg")
     job, _ = downloads.download_job_request(gallery=gallery_a, by=alice, size="original")
-    done = downloads.download_build(job_id=job.id, force_zip64=True)
+    # The ZIP format's 32-bit limit made small: the photos' sizes, the second one's offset and
+    # the central directory's are all "past 4 GiB", as in a wedding of 50 GB.
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 100)
+    done = downloads.download_build(job_id=job.id, force_zip64=force_zip64)
+    monkeypatch.undo()
     with app_storage.open(key=done.result_key) as stream:
         data = stream.read()
     assert b"PK\x06\x06" in data  # the ZIP64 end of central directory record
-    assert zipfile.ZipFile(io.BytesIO(data)).read("a.jpg") == original_bytes("a.jpg")
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.read("a.jpg") == original_bytes("a.jpg")
+    assert archive.read("b.jpg") == original_bytes("b.jpg")
 
 
 def test_a_storage_failure_fails_the_job_and_aborts_the_upload(

@@ -43,7 +43,10 @@ def test_entries_read_back_byte_for_byte(force_zip64):
     info = archive.getinfo("Ceremony/IMG_0001.jpg")
     assert info.compress_type == zipfile.ZIP_STORED
     assert info.date_time == (2025, 6, 14, 15, 30, 10)
-    assert (b"PK\x06\x06" in data) is force_zip64
+    # forced, even the first entry (its size known and small) has ZIP64 sizes: a 20-byte
+    # extra field in its local header and a 64-bit data descriptor
+    extra_length = struct.unpack("<H", data[28:30])[0]
+    assert (extra_length == 20) is force_zip64
 
 
 def test_more_than_65535_entries_use_zip64_end_records():
@@ -64,12 +67,41 @@ def test_forced_zip64_central_directory_holds_sizes_and_offsets():
 
 
 def test_data_larger_than_its_32_bit_hint_is_refused_not_corrupted(monkeypatch):
-    from galleries import zipstream
-
-    monkeypatch.setattr(zipstream, "ZIP32_LIMIT", 10)
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 10)  # the format's limit, made small
     writer = ZipStreamWriter(io.BytesIO().write)
-    with pytest.raises(ValueError, match="4 GiB"):
+    with pytest.raises(ValueError, match="without ZIP64"):
         writer.add("big", [b"x" * 11], size_hint=5)
+
+
+@pytest.mark.parametrize(
+    ("modified", "stored"),
+    [
+        (datetime(1970, 1, 1, 0, 0, 0), (1980, 1, 1, 0, 0, 0)),
+        (datetime(2200, 5, 5, 5, 5, 5), (2107, 12, 31, 23, 59, 58)),
+    ],
+)
+def test_a_time_outside_the_zip_date_range_is_clamped(modified, stored):
+    out = io.BytesIO()
+    writer = ZipStreamWriter(out.write)
+    writer.add("old.jpg", [b"x"], size_hint=1, modified=modified)
+    writer.close()
+    assert zipfile.ZipFile(io.BytesIO(out.getvalue())).getinfo("old.jpg").date_time == stored
+
+
+def test_the_sink_is_written_in_order_without_seeking():
+    # a multipart upload can only append: a writer that went back to patch a header would
+    # need a seekable file; this sink has only write()
+    pieces: list[bytes] = []
+    writer = ZipStreamWriter(pieces.append)
+    writer.add("a.jpg", iter([b"12", b"34"]), size_hint=4)
+    writer.add("b.jpg", iter([b"5"]), size_hint=None)
+    total = writer.close()
+    data = b"".join(pieces)
+    assert total == len(data) == writer.bytes_written and writer.entry_count == 2
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.read("a.jpg") == b"1234" and archive.read("b.jpg") == b"5"
+    assert all(info.flag_bits & 0x08 for info in archive.infolist())  # data descriptors
+    assert all(info.external_attr >> 16 == 0o100644 for info in archive.infolist())
 
 
 def test_a_closed_writer_takes_no_more_entries():
