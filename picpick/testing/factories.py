@@ -1,11 +1,56 @@
-"""factory_boy factories for every model the tests build."""
+"""factory_boy factories, one for every model of the project's apps.
+
+Each builds a row the database and ``full_clean`` accept on its own: unique fields come from
+sequences, and a row that names a studio twice (directly and through its gallery, photo,
+batch, face or list) names the same one, taken from the row it hangs off. Counters the services
+keep (``Gallery.photo_count``, ``StudioUsage``) are not kept here: a test that needs them goes
+through the services.
+"""
 
 from __future__ import annotations
 
-import factory
+import base64
+import hashlib
+from datetime import timedelta
 
-from accounts.models import Membership, Role, Studio, User
-from galleries.models import Album, Gallery, Photo
+import factory
+import numpy as np
+from django.utils import timezone
+
+from accounts.models import Invitation, Membership, Role, Studio, User
+from domains.models import Domain
+from faces.embedding import to_bytes
+from faces.models import (
+    Face,
+    FaceDataDeletion,
+    FaceRejection,
+    GalleryFaceIndex,
+    HideRequest,
+    Person,
+    PhotoFaceScan,
+)
+from faces.pipeline import FACE_STEP_VERSION
+from galleries import keys
+from galleries.models import (
+    Album,
+    DownloadJob,
+    Gallery,
+    Photo,
+    StudioUsage,
+    Tag,
+    Upload,
+    UploadBatch,
+    Watermark,
+)
+from guests.models import Favourite, FavouriteList, Visitor
+from picpick.core.ids import uuid7
+
+
+def _in(**delta):
+    return factory.LazyFunction(lambda: timezone.now() + timedelta(**delta))
+
+
+# --- accounts ---------------------------------------------------------------------------------
 
 
 class StudioFactory(factory.django.DjangoModelFactory):
@@ -40,6 +85,37 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.OWNER
 
 
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """A pending invitation; ``token`` is the raw token its link carries (only its hash is kept)."""
+
+    class Meta:
+        model = Invitation
+
+    class Params:
+        token = factory.Sequence(lambda n: f"invitation-token-{n}")
+        inviter = factory.SubFactory(
+            MembershipFactory, studio=factory.SelfAttribute("..studio"), role=Role.ADMIN
+        )
+
+    studio = factory.SubFactory(StudioFactory)
+    invited_by = factory.SelfAttribute("inviter.user")
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.PHOTOGRAPHER
+    token_hash = factory.LazyAttribute(lambda o: hashlib.sha256(o.token.encode()).hexdigest())
+    expires_at = _in(days=7)
+
+
+# --- galleries --------------------------------------------------------------------------------
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
 class GalleryFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Gallery
@@ -59,9 +135,25 @@ class AlbumFactory(factory.django.DjangoModelFactory):
 
 
 class PhotoFactory(factory.django.DjangoModelFactory):
+    """A processed photo by default; ``pending=True``: a placeholder waiting for its upload,
+    with the original's key and checksum the upload start gives it."""
+
     class Meta:
         model = Photo
 
+    class Params:
+        pending = factory.Trait(
+            state=Photo.State.PENDING,
+            checksum=factory.Sequence(
+                lambda n: base64.b64encode(hashlib.sha256(f"photo {n}".encode()).digest()).decode()
+            ),
+            original_key=factory.LazyAttribute(
+                lambda o: keys.original_key(o.gallery.studio_id, o.gallery.id, o.id, o.filename)
+            ),
+        )
+
+    # Known before the row is saved, so the object keys that name it can be made.
+    id = factory.LazyFunction(uuid7)
     gallery = factory.SubFactory(GalleryFactory)
     studio = factory.SelfAttribute("gallery.studio")
     filename = factory.Sequence(lambda n: f"IMG_{n:05d}.jpg")
@@ -69,3 +161,206 @@ class PhotoFactory(factory.django.DjangoModelFactory):
     content_type = "image/jpeg"
     state = Photo.State.READY
     position = factory.Sequence(lambda n: n)
+
+
+class StudioUsageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StudioUsage
+        django_get_or_create = ("studio",)  # one row per studio
+
+    studio = factory.SubFactory(StudioFactory)
+
+
+class WatermarkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Watermark
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"Watermark {n}")
+    text = "© Studio"
+
+
+class UploadBatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UploadBatch
+
+    class Params:
+        uploader = factory.SubFactory(
+            MembershipFactory, studio=factory.SelfAttribute("..studio"), role=Role.PHOTOGRAPHER
+        )
+
+    gallery = factory.SubFactory(GalleryFactory)
+    studio = factory.SelfAttribute("gallery.studio")
+    created_by = factory.SelfAttribute("uploader.user")
+    declared_count = 1
+    declared_bytes = 1_000_000
+
+
+class UploadFactory(factory.django.DjangoModelFactory):
+    """A single-PUT upload waiting for its bytes, with its pending placeholder photo."""
+
+    class Meta:
+        model = Upload
+
+    batch = factory.SubFactory(UploadBatchFactory)
+    gallery = factory.SelfAttribute("batch.gallery")
+    studio = factory.SelfAttribute("batch.studio")
+    photo = factory.SubFactory(
+        PhotoFactory, gallery=factory.SelfAttribute("..gallery"), pending=True
+    )
+    filename = factory.SelfAttribute("photo.filename")
+    key = factory.SelfAttribute("photo.original_key")
+    size = factory.SelfAttribute("photo.size")
+    content_type = factory.SelfAttribute("photo.content_type")
+    checksum_sha256 = factory.SelfAttribute("photo.checksum")
+    expires_at = _in(hours=24)
+
+
+class DownloadJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DownloadJob
+
+    gallery = factory.SubFactory(GalleryFactory)
+    studio = factory.SelfAttribute("gallery.studio")
+
+
+# --- faces ------------------------------------------------------------------------------------
+
+
+class GalleryFaceIndexFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GalleryFaceIndex
+        django_get_or_create = ("gallery",)  # one row per gallery
+
+    gallery = factory.SubFactory(GalleryFactory)
+    studio = factory.SelfAttribute("gallery.studio")
+
+
+class PhotoFaceScanFactory(factory.django.DjangoModelFactory):
+    """The face step at its current version stored the photo's faces."""
+
+    class Meta:
+        model = PhotoFaceScan
+
+    photo = factory.SubFactory(PhotoFactory)
+    gallery = factory.SelfAttribute("photo.gallery")
+    studio = factory.SelfAttribute("photo.studio")
+    version = FACE_STEP_VERSION
+    scanned_at = factory.LazyFunction(timezone.now)
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Person
+
+    gallery = factory.SubFactory(GalleryFactory)
+    studio = factory.SelfAttribute("gallery.studio")
+
+
+def _embedding(seed: int) -> bytes:
+    vector = np.random.default_rng(seed).normal(size=128)
+    return to_bytes(vector / np.linalg.norm(vector))
+
+
+class FaceFactory(factory.django.DjangoModelFactory):
+    """An ungrouped face with its own random unit embedding (``seed`` picks it)."""
+
+    class Meta:
+        model = Face
+
+    class Params:
+        seed = factory.Sequence(lambda n: n)
+
+    photo = factory.SubFactory(PhotoFactory)
+    gallery = factory.SelfAttribute("photo.gallery")
+    studio = factory.SelfAttribute("photo.studio")
+    left = 100
+    top = 100
+    right = 200
+    bottom = 220
+    size = factory.LazyAttribute(lambda o: o.bottom - o.top)
+    embedding = factory.LazyAttribute(lambda o: _embedding(o.seed))
+    score = 1.0
+    sharpness = 10.0
+
+
+class FaceRejectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FaceRejection
+
+    face = factory.SubFactory(FaceFactory)
+    person = factory.SubFactory(PersonFactory, gallery=factory.SelfAttribute("..face.gallery"))
+    studio = factory.SelfAttribute("face.studio")
+
+
+class HideRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HideRequest
+
+    gallery = factory.SubFactory(GalleryFactory)
+    studio = factory.SelfAttribute("gallery.studio")
+    email = factory.Sequence(lambda n: f"guest{n}@example.com")
+
+
+class FaceDataDeletionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FaceDataDeletion
+
+    studio = factory.SubFactory(StudioFactory)
+    gallery_id_ref = factory.LazyFunction(uuid7)
+    reason = FaceDataDeletion.Reason.PHOTO_DELETED
+    photo_id_ref = factory.LazyFunction(uuid7)
+
+
+# --- domains ----------------------------------------------------------------------------------
+
+
+class DomainFactory(factory.django.DjangoModelFactory):
+    """A pending custom domain; the columns the unique indexes read (``held_hostname``,
+    ``primary_of``) follow ``state`` and ``is_primary`` as the check constraints demand."""
+
+    class Meta:
+        model = Domain
+
+    studio = factory.SubFactory(StudioFactory)
+    hostname = factory.Sequence(lambda n: f"photos{n}.example.com")
+    kind = Domain.Kind.SUBDOMAIN
+    state = Domain.State.PENDING
+    challenge_token = factory.Sequence(lambda n: f"{n:032x}")
+    is_primary = False
+    held_hostname = factory.LazyAttribute(lambda o: o.hostname if o.state in Domain.HELD else None)
+    primary_of = factory.LazyAttribute(lambda o: o.studio.id if o.is_primary else None)
+    verify_started_at = factory.LazyFunction(timezone.now)
+
+
+# --- guests -----------------------------------------------------------------------------------
+
+
+class VisitorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Visitor
+
+    gallery = factory.SubFactory(GalleryFactory)
+    studio = factory.SelfAttribute("gallery.studio")
+    email = factory.Sequence(lambda n: f"visitor{n}@example.com")
+    last_seen_at = factory.LazyFunction(timezone.now)
+
+
+class FavouriteListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FavouriteList
+
+    visitor = factory.SubFactory(VisitorFactory)
+    gallery = factory.SelfAttribute("visitor.gallery")
+    studio = factory.SelfAttribute("visitor.studio")
+
+
+class FavouriteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Favourite
+
+    favourite_list = factory.SubFactory(FavouriteListFactory)
+    studio = factory.SelfAttribute("favourite_list.studio")
+    photo = factory.SubFactory(
+        PhotoFactory, gallery=factory.SelfAttribute("..favourite_list.gallery")
+    )
