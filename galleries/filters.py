@@ -3,6 +3,16 @@
 A bad value (a malformed date, an unknown status or ordering, a page size that is not a number
 or is over the maximum) is a 400 naming the parameter, never silently ignored: a client that
 asks for ``status=publised`` must not get every gallery back.
+
+The filters are DRF serializers read by ``filters_parse``, and the selectors apply the validated
+dict; lists of other apps (faces, and the CRM to come) do the same. django-filter was tried for
+these lists and dropped: its ``BooleanFilter`` reads ``hidden=maybe`` as "no filter" (the
+silent ignore above), the paging parameters, the ``album`` id-or-``none`` value and the date
+range check each needed a custom filter or form, the keyset paginator orders by itself so
+``ordering`` would be a filter that does nothing, its querysets would be built in the filter
+set instead of the selectors, and drf-spectacular documents its parameters only for views on
+its backend, so every list would have spelled them out again. More code, a second way of
+validating input, and one silent hole.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ import uuid
 from rest_framework import serializers
 
 from galleries.models import Gallery, Photo
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from picpick.core.pagination import PageParams
 
 GALLERY_ORDERINGS = ["-created_at", "created_at", "event_date", "-event_date", "name", "-name"]
 PHOTO_ORDERINGS = [
@@ -25,13 +35,6 @@ PHOTO_ORDERINGS = [
     "size",
     "-size",
 ]
-
-
-class PageParams(serializers.Serializer):
-    cursor = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-    )
 
 
 class GalleryListFilters(PageParams):
