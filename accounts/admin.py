@@ -16,18 +16,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
 from accounts.models import Invitation, Membership, Studio, User
-
-
-class StaffCanViewMixin:
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return (request.user.is_active and request.user.is_staff) or super().has_view_permission(
-            request, obj
-        )
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return (request.user.is_active and request.user.is_staff) or super().has_module_permission(
-            request
-        )
+from picpick.core.admin import StaffCanViewMixin
 
 
 class UserCreationForm(AdminUserCreationForm):

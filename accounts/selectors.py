@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership, Studio, User
 from galleries.models import StudioUsage
-from picpick.core.errors import NotFound
+from picpick.core.selectors import studio_object_or_404
 
 
 def membership_for_request(*, user: User, studio_id: str | uuid.UUID | None) -> Membership | None:
@@ -70,12 +70,12 @@ def member_list(*, studio: Studio) -> QuerySet[Membership]:
 
 
 def member_get(*, studio: Studio, member_id: uuid.UUID) -> Membership:
-    membership = (
-        Membership.objects.select_related("user").filter(studio=studio, id=member_id).first()
+    return studio_object_or_404(
+        Membership.objects.select_related("user"),
+        studio=studio,
+        object_id=member_id,
+        message="No such member in this studio.",
     )
-    if membership is None:
-        raise NotFound("No such member in this studio.")
-    return membership
 
 
 def invitation_list_pending(*, studio: Studio) -> QuerySet[Invitation]:
@@ -88,11 +88,9 @@ def invitation_list_pending(*, studio: Studio) -> QuerySet[Invitation]:
 
 
 def invitation_get(*, studio: Studio, invitation_id: uuid.UUID) -> Invitation:
-    invitation = (
-        Invitation.objects.select_related("invited_by")
-        .filter(studio=studio, id=invitation_id)
-        .first()
+    return studio_object_or_404(
+        Invitation.objects.select_related("invited_by"),
+        studio=studio,
+        object_id=invitation_id,
+        message="No such invitation in this studio.",
     )
-    if invitation is None:
-        raise NotFound("No such invitation in this studio.")
-    return invitation

@@ -34,10 +34,10 @@ from accounts.currencies import ISO_4217
 from accounts.models import Invitation, Membership, Role, Studio, User
 from accounts.permissions import Perm, role_has
 from accounts.selectors import user_default_membership, user_get_by_email, user_membership_get
-from accounts.tasks import email_send
 from galleries.models import StudioUsage
 from picpick.core import ratelimit
 from picpick.core.clientaddr import client_address
+from picpick.core.email import email_send, email_send_on_commit
 from picpick.core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 
 logger = logging.getLogger(__name__)
@@ -349,7 +349,7 @@ def password_reset_request(*, email: str) -> None:
         token=default_token_generator.make_token(user),
     )
     hours = max(1, settings.PASSWORD_RESET_TIMEOUT // 3600)
-    email_send.delay(
+    email_send(
         subject="Reset your PicPick password",
         body=(
             "Someone asked to reset the password of your PicPick account.\n\n"
@@ -593,11 +593,7 @@ def invitation_create(*, studio: Studio, by: Membership, email: str, role: str) 
         f"{inviter} invited you to join {studio.name} on PicPick as {role_name}."
         f"\n\nAccept the invitation here (valid for {settings.INVITATION_TTL_DAYS} days):\n{link}\n"
     )
-    transaction.on_commit(
-        lambda: email_send.delay(
-            subject=f"Join {studio.name} on PicPick", body=body, to=[invitation.email]
-        )
-    )
+    email_send_on_commit(subject=f"Join {studio.name} on PicPick", body=body, to=[invitation.email])
     return invitation
 
 

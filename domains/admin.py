@@ -14,10 +14,11 @@ from django.http import HttpRequest
 
 from domains import services
 from domains.models import Domain
+from picpick.core.admin import StaffCanViewMixin
 
 
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(StaffCanViewMixin, admin.ModelAdmin):
     list_display = ("hostname", "studio", "kind", "state", "is_primary", "last_checked_at")
     list_filter = ("state", "kind", "is_primary")
     list_select_related = ("studio",)
@@ -26,14 +27,6 @@ class DomainAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in Domain._meta.fields]
     show_full_result_count = False
     actions = ["check_soon"]
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        user = request.user
-        return (user.is_active and user.is_staff) or super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return (user.is_active and user.is_staff) or super().has_module_permission(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

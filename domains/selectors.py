@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import Studio
 from domains.models import Domain
 from domains.routing import RESERVED_SUBDOMAINS, Site, host_cache_key, routing_config
-from picpick.core.errors import NotFound
+from picpick.core.selectors import studio_object_or_404
 
 _NOBODY = "-"
 
@@ -153,10 +153,12 @@ def domain_list(*, studio: Studio) -> QuerySet[Domain]:
 
 
 def domain_get(*, studio: Studio, domain_id: uuid.UUID) -> Domain:
-    domain = Domain.objects.filter(studio=studio, id=domain_id).first()
-    if domain is None:
-        raise NotFound("No such domain in this studio.")
-    return domain
+    return studio_object_or_404(
+        Domain.objects.all(),
+        studio=studio,
+        object_id=domain_id,
+        message="No such domain in this studio.",
+    )
 
 
 def domain_dns_records(*, domain: Domain) -> list[dict[str, str]]:

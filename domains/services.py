@@ -24,7 +24,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Studio, User
-from accounts.tasks import email_send
 from domains import dns
 from domains.hostnames import (
     InvalidHostname,
@@ -35,6 +34,7 @@ from domains.hostnames import (
 from domains.models import Domain
 from domains.routing import host_cache_key, routing_config
 from domains.selectors import site_url_for_host, studio_subdomain
+from picpick.core.email import email_send_on_commit
 from picpick.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 
 logger = logging.getLogger("domains")
@@ -489,7 +489,7 @@ def _takeover_notify(holder: Domain) -> None:
         f"If you still own {holder.hostname}, check who can change its DNS records, then verify "
         "the domain again in your studio's domain settings.\n"
     )
-    transaction.on_commit(lambda: email_send.delay(subject=subject, body=body, to=owners))
+    email_send_on_commit(subject=subject, body=body, to=owners)
 
 
 def _apply_recheck(domain: Domain, *, result: dns.CheckResult, now: datetime) -> None:

@@ -1,24 +1,25 @@
 from django.contrib import admin
 
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
+from picpick.core.admin import StaffCanViewMixin
 
 
 @admin.register(GalleryFaceIndex)
-class GalleryFaceIndexAdmin(admin.ModelAdmin):
+class GalleryFaceIndexAdmin(StaffCanViewMixin, admin.ModelAdmin):
     list_display = ("gallery", "version", "dirty", "dirty_since", "clustered_at")
     list_filter = ("dirty",)
     raw_id_fields = ("gallery", "studio")
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(StaffCanViewMixin, admin.ModelAdmin):
     list_display = ("id", "name", "gallery", "face_count", "photo_count", "hidden")
     list_filter = ("hidden",)
     raw_id_fields = ("gallery", "studio", "cover_face")
 
 
 @admin.register(Face)
-class FaceAdmin(admin.ModelAdmin):
+class FaceAdmin(StaffCanViewMixin, admin.ModelAdmin):
     # The embedding is 512 raw bytes: never rendered in a form.
     exclude = ("embedding",)
     list_display = ("id", "photo", "person", "assignment", "distance", "size", "hidden")
@@ -27,6 +28,6 @@ class FaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(FaceRejection)
-class FaceRejectionAdmin(admin.ModelAdmin):
+class FaceRejectionAdmin(StaffCanViewMixin, admin.ModelAdmin):
     list_display = ("face", "person", "created_at")
     raw_id_fields = ("face", "person", "studio")

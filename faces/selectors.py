@@ -17,6 +17,7 @@ from galleries.models import Gallery, Photo
 from galleries.selectors.delivery import photo_urls_many
 from picpick.core.errors import NotFound, Unprocessable
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
+from picpick.core.selectors import studio_object_or_404
 
 # The review queue shows automatic assignments whose distance to their person's centre is
 # within this margin of the threshold: the ones a human should glance at.
@@ -24,17 +25,21 @@ REVIEW_MARGIN = 0.1
 
 
 def person_get(*, studio: Studio, person_id: uuid.UUID | str) -> Person:
-    person = Person.objects.filter(studio=studio, id=person_id).select_related("gallery").first()
-    if person is None:
-        raise NotFound("Person not found.")
-    return person
+    return studio_object_or_404(
+        Person.objects.select_related("gallery"),
+        studio=studio,
+        object_id=person_id,
+        message="Person not found.",
+    )
 
 
 def face_get(*, studio: Studio, face_id: uuid.UUID | str) -> Face:
-    face = Face.objects.filter(studio=studio, id=face_id).select_related("gallery").first()
-    if face is None:
-        raise NotFound("Face not found.")
-    return face
+    return studio_object_or_404(
+        Face.objects.select_related("gallery"),
+        studio=studio,
+        object_id=face_id,
+        message="Face not found.",
+    )
 
 
 def people_page(

@@ -29,21 +29,9 @@ from galleries.models import (
     UploadBatch,
     Watermark,
 )
+from picpick.core.admin import StaffCanViewMixin
 
 TIMESTAMPS = ("id", "created_at", "updated_at")
-
-
-class StaffCanView:
-    """Any active staff member may look (support answers questions about every studio);
-    adding, changing and deleting still need Django's model permissions."""
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        user = request.user
-        return (user.is_active and user.is_staff) or super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return (user.is_active and user.is_staff) or super().has_module_permission(request)
 
 
 class _LinkCheckingForm(forms.ModelForm):
@@ -81,7 +69,7 @@ class ContentTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Tag)
-class TagAdmin(StaffCanView, admin.ModelAdmin):
+class TagAdmin(StaffCanViewMixin, admin.ModelAdmin):
     list_display = ("name", "studio", "created_at")
     list_select_related = ("studio",)
     search_fields = ("name", "=id")
@@ -107,7 +95,7 @@ class GalleryForm(_LinkCheckingForm):
 
 
 @admin.register(Gallery)
-class GalleryAdmin(StaffCanView, admin.ModelAdmin):
+class GalleryAdmin(StaffCanViewMixin, admin.ModelAdmin):
     form = GalleryForm
     list_display = (
         "name",
@@ -150,7 +138,7 @@ class AlbumForm(_LinkCheckingForm):
 
 
 @admin.register(Album)
-class AlbumAdmin(StaffCanView, admin.ModelAdmin):
+class AlbumAdmin(StaffCanViewMixin, admin.ModelAdmin):
     form = AlbumForm
     list_display = ("name", "gallery", "studio", "position", "photo_count", "created_at")
     list_select_related = ("gallery", "studio")
@@ -176,7 +164,7 @@ class PhotoForm(_LinkCheckingForm):
 
 
 @admin.register(Photo)
-class PhotoAdmin(StaffCanView, admin.ModelAdmin):
+class PhotoAdmin(StaffCanViewMixin, admin.ModelAdmin):
     form = PhotoForm
     list_display = ("filename", "gallery", "studio", "state", "size", "hidden", "created_at")
     list_select_related = ("gallery", "studio")
@@ -217,7 +205,7 @@ class PhotoAdmin(StaffCanView, admin.ModelAdmin):
 
 
 @admin.register(StudioUsage)
-class StudioUsageAdmin(StaffCanView, admin.ModelAdmin):
+class StudioUsageAdmin(StaffCanViewMixin, admin.ModelAdmin):
     """View only: the totals are kept by the services; editing one would make it lie."""
 
     list_display = ("studio", "gallery_count", "photo_count", "storage_bytes", "updated_at")
@@ -238,7 +226,7 @@ class StudioUsageAdmin(StaffCanView, admin.ModelAdmin):
         return False
 
 
-class ReadOnlyAdmin(StaffCanView, admin.ModelAdmin):
+class ReadOnlyAdmin(StaffCanViewMixin, admin.ModelAdmin):
     """Rows the pipeline writes: staff look, services write."""
 
     show_full_result_count = False
@@ -253,7 +241,7 @@ class ReadOnlyAdmin(StaffCanView, admin.ModelAdmin):
 
 
 @admin.register(Watermark)
-class WatermarkAdmin(StaffCanView, admin.ModelAdmin):
+class WatermarkAdmin(StaffCanViewMixin, admin.ModelAdmin):
     list_display = ("name", "studio", "position", "opacity", "version", "updated_at")
     list_select_related = ("studio",)
     search_fields = ("name", "=id")

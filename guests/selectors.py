@@ -18,6 +18,7 @@ from guests.models import Favourite, FavouriteList, Visitor
 from picpick.core.errors import NotFound
 from picpick.core.ids import uuid_or_404
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
+from picpick.core.selectors import studio_object_or_404
 from picpick.core.storage import get_storage
 
 
@@ -181,14 +182,12 @@ def studio_favourite_lists(*, studio: Studio, gallery: Gallery) -> list[Favourit
 
 
 def studio_favourite_list_get(*, studio: Studio, list_id: uuid.UUID | str) -> FavouriteList:
-    found = (
-        FavouriteList.objects.filter(studio=studio, id=list_id)
-        .select_related("visitor", "gallery")
-        .first()
+    return studio_object_or_404(
+        FavouriteList.objects.select_related("visitor", "gallery"),
+        studio=studio,
+        object_id=list_id,
+        message="No such favourite list.",
     )
-    if found is None:
-        raise NotFound("No such favourite list.")
-    return found
 
 
 def favourite_filenames(*, favourite_list: FavouriteList) -> list[str]:

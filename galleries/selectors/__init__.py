@@ -14,8 +14,8 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Studio
 from galleries.models import Album, Gallery, Photo, Tag
-from picpick.core.errors import NotFound
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
+from picpick.core.selectors import studio_object_or_404
 
 # Keyset pagination needs non-null keys: galleries without an event date sort as if dated at
 # the end of time, i.e. last in ascending and first in descending order.
@@ -37,14 +37,12 @@ def _tags_prefetch() -> Prefetch:
 def gallery_get(*, studio: Studio, gallery_id: uuid.UUID | str, with_tags: bool = False) -> Gallery:
     """The studio's gallery or NotFound. ``with_tags`` prefetches the tags (for output only:
     the photo and album endpoints skip that query)."""
-    queryset = Gallery.objects.filter(studio=studio, id=gallery_id)
+    queryset = Gallery.objects.all()
     if with_tags:
         queryset = queryset.prefetch_related(_tags_prefetch())
-    gallery = queryset.first()
-    if gallery is None:
-        raise NotFound("Gallery not found.")
-    gallery.studio = studio
-    return gallery
+    return studio_object_or_404(
+        queryset, studio=studio, object_id=gallery_id, message="Gallery not found."
+    )
 
 
 def gallery_list(*, studio: Studio, filters: dict | None = None) -> QuerySet[Gallery]:
@@ -83,11 +81,9 @@ def album_list(*, studio: Studio, gallery: Gallery) -> list[Album]:
 
 
 def album_get(*, studio: Studio, album_id: uuid.UUID | str) -> Album:
-    album = Album.objects.filter(studio=studio, id=album_id).first()
-    if album is None:
-        raise NotFound("Album not found.")
-    album.studio = studio
-    return album
+    return studio_object_or_404(
+        Album.objects.all(), studio=studio, object_id=album_id, message="Album not found."
+    )
 
 
 def photo_list(*, studio: Studio, gallery: Gallery, filters: dict | None = None) -> QuerySet[Photo]:
@@ -117,9 +113,11 @@ def photo_list_page(*, studio: Studio, gallery: Gallery, filters: dict) -> Page:
 
 
 def photo_get(*, studio: Studio, photo_id: uuid.UUID | str) -> Photo:
-    photo = Photo.objects.filter(studio=studio, id=photo_id).select_related("gallery").first()
-    if photo is None:
-        raise NotFound("Photo not found.")
-    photo.studio = studio
+    photo = studio_object_or_404(
+        Photo.objects.select_related("gallery"),
+        studio=studio,
+        object_id=photo_id,
+        message="Photo not found.",
+    )
     photo.gallery.studio = studio
     return photo

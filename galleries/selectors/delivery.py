@@ -24,7 +24,8 @@ from django.utils.text import slugify
 from accounts.models import Studio
 from galleries.models import Album, DownloadJob, Gallery, Photo
 from galleries.zipstream import sanitize_name, unique_name
-from picpick.core.errors import Conflict, NotFound
+from picpick.core.errors import Conflict
+from picpick.core.selectors import studio_object_or_404
 from picpick.core.storage import get_storage
 
 # The derivatives the studio API shows. ``preview_wm`` is for guests (a later issue).
@@ -148,14 +149,12 @@ def photo_download_url(*, photo: Photo, size: str) -> SignedUrl:
 
 # --- Download jobs ----------------------------------------------------------------------------
 def download_job_get(*, studio: Studio, job_id: uuid.UUID | str) -> DownloadJob:
-    job = (
-        DownloadJob.objects.filter(studio=studio, id=job_id)
-        .select_related("gallery", "album")
-        .first()
+    return studio_object_or_404(
+        DownloadJob.objects.select_related("gallery", "album"),
+        studio=studio,
+        object_id=job_id,
+        message="Download not found.",
     )
-    if job is None:
-        raise NotFound("Download not found.")
-    return job
 
 
 def download_job_list(*, studio: Studio, gallery: Gallery) -> QuerySet[DownloadJob]:

@@ -14,8 +14,8 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Studio
 from galleries.models import Photo, Upload, UploadBatch
-from picpick.core.errors import NotFound
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
+from picpick.core.selectors import studio_object_or_404
 
 # What a file of a batch is, from the uploader's point of view.
 FILE_STATES = (
@@ -51,23 +51,23 @@ def file_state(*, state: str, photo_state: str | None, failed_verification: bool
 
 
 def upload_get(*, studio: Studio, upload_id: uuid.UUID | str) -> Upload:
-    upload = (
-        Upload.objects.filter(studio=studio, id=upload_id)
-        .select_related("gallery", "photo", "batch")
-        .first()
+    upload = studio_object_or_404(
+        Upload.objects.select_related("gallery", "photo", "batch"),
+        studio=studio,
+        object_id=upload_id,
+        message="Upload not found.",
     )
-    if upload is None:
-        raise NotFound("Upload not found.")
-    upload.studio = studio
     upload.gallery.studio = studio
     return upload
 
 
 def upload_batch_get(*, studio: Studio, batch_id: uuid.UUID | str) -> UploadBatch:
-    batch = UploadBatch.objects.filter(studio=studio, id=batch_id).select_related("gallery").first()
-    if batch is None:
-        raise NotFound("Upload batch not found.")
-    batch.studio = studio
+    batch = studio_object_or_404(
+        UploadBatch.objects.select_related("gallery"),
+        studio=studio,
+        object_id=batch_id,
+        message="Upload batch not found.",
+    )
     batch.gallery.studio = studio
     return batch
 

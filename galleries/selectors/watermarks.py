@@ -6,7 +6,7 @@ import uuid
 
 from accounts.models import Studio
 from galleries.models import Watermark
-from picpick.core.errors import NotFound
+from picpick.core.selectors import studio_object_or_404
 
 WATERMARK_LIST_MAX = 200
 
@@ -17,8 +17,9 @@ def watermark_list(*, studio: Studio) -> list[Watermark]:
 
 
 def watermark_get(*, studio: Studio, watermark_id: uuid.UUID | str) -> Watermark:
-    watermark = Watermark.objects.filter(studio=studio, id=watermark_id).first()
-    if watermark is None:
-        raise NotFound("Watermark not found.")
-    watermark.studio = studio
-    return watermark
+    return studio_object_or_404(
+        Watermark.objects.all(),
+        studio=studio,
+        object_id=watermark_id,
+        message="Watermark not found.",
+    )

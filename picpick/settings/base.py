@@ -597,6 +597,8 @@ if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", PICPICK_PROCESSING_
         "CELERY_VISIBILITY_TIMEOUT must exceed PICPICK_PROCESSING_TIME_LIMIT."
     )
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Tasks outside the apps' tasks modules (autodiscovery finds only those).
+CELERY_IMPORTS = ["picpick.core.email"]
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "media", "faces", "billing")]
 CELERY_TASK_ROUTES = {
     "galleries.tasks.*": {"queue": "media"},

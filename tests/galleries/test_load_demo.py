@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db.models import F
 
 from accounts.models import Membership, Role, Studio, User
-from picpick.management.commands import load_demo
 from galleries.models import Album, Gallery, Photo, StudioUsage
+from picpick.management.commands import load_demo
 
 pytestmark = pytest.mark.django_db
 
