@@ -82,13 +82,14 @@ def _median_ms(action, runs: int = RUNS) -> float:
 
 def _seed(storage):
     from galleries import keys
-    from galleries.models import Gallery, Photo, StudioUsage
+    from galleries.models import Gallery, Photo
+    from picpick.testing.factories import GalleryFactory, StudioUsageFactory
 
     studio, owner = studio_with_owner(slug="bench-studio")
-    StudioUsage.objects.create(studio=studio)
+    StudioUsageFactory(studio=studio)
 
     def gallery_with(count: int, *, slug: str, derivatives: bool) -> Gallery:
-        gallery = Gallery.objects.create(studio=studio, name=slug, slug=slug, photo_count=count)
+        gallery = GalleryFactory(studio=studio, name=slug, slug=slug, photo_count=count)
         photos = ready_photos(
             studio,
             gallery,

@@ -39,10 +39,11 @@ TARGET_QUERIES = 3
 def _seed():
     from django.utils import timezone
 
-    from galleries.models import Gallery, Photo, StudioUsage
+    from galleries.models import Gallery, Photo
+    from picpick.testing.factories import GalleryFactory, StudioUsageFactory
 
     studio, _owner = studio_with_owner(slug=SLUG)
-    gallery = Gallery.objects.create(
+    gallery = GalleryFactory(
         studio=studio,
         name="Big wedding",
         slug="big-wedding",
@@ -51,7 +52,7 @@ def _seed():
         photo_count=PHOTOS,
         download_sizes=["web", "high"],
     )
-    StudioUsage.objects.create(studio=studio, gallery_count=1, photo_count=PHOTOS)
+    StudioUsageFactory(studio=studio, gallery_count=1, photo_count=PHOTOS)
     photos = ready_photos(studio, gallery, PHOTOS, derivatives=("thumb", "preview", "preview_wm"))
     Photo.objects.bulk_create(photos, batch_size=1000)
     gallery.cover_photo = photos[0]

@@ -25,13 +25,14 @@ TARGET_QUERIES = 6
 
 
 def _seed():
-    from galleries.models import Gallery, Photo, StudioUsage
+    from galleries.models import Photo
+    from picpick.testing.factories import GalleryFactory, StudioUsageFactory
 
     studio, owner = studio_with_owner(slug="bench-studio")
-    gallery = Gallery.objects.create(
+    gallery = GalleryFactory(
         studio=studio, name="Big wedding", slug="big-wedding", photo_count=PHOTOS
     )
-    StudioUsage.objects.create(studio=studio, gallery_count=1, photo_count=PHOTOS)
+    StudioUsageFactory(studio=studio, gallery_count=1, photo_count=PHOTOS)
     Photo.objects.bulk_create(ready_photos(studio, gallery, PHOTOS), batch_size=1000)
     return studio, owner, gallery
 

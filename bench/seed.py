@@ -1,6 +1,7 @@
 """Rows the benchmarks start from: a studio with its owner, and ready photos in bulk.
 
-Call after ``bench.django_env.setup()`` (the models are imported inside).
+Built with the factories the tests use (``picpick.testing.factories``), so a benchmark's rows are
+as valid as a test's. Call after ``bench.django_env.setup()`` (the factories import models).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ BENCH_PASSWORD = "bench-password-not-secret"
 
 def studio_with_owner(*, slug: str, name: str = "Bench Studio", **fields):
     """A studio and its owner (``owner@bench.example``), a member with the owner role."""
-    from accounts.models import Membership, Role, Studio, User
+    from accounts.models import Role
+    from picpick.testing.factories import MembershipFactory, StudioFactory, UserFactory
 
-    studio = Studio.objects.create(name=name, slug=slug, **fields)
-    owner = User.objects.create_user("owner@bench.example", BENCH_PASSWORD)
-    Membership.objects.create(studio=studio, user=owner, role=Role.OWNER)
+    studio = StudioFactory(name=name, slug=slug, **fields)
+    owner = UserFactory(email="owner@bench.example", password=BENCH_PASSWORD)
+    MembershipFactory(studio=studio, user=owner, role=Role.OWNER)
     return studio, owner
 
 
@@ -32,22 +34,22 @@ def ready_photos(
     """``count`` unsaved, processed 24 MP photos at positions 0…count-1, with derivative
     entries (``(width, height, bytes)`` each) for the names in ``derivatives``."""
     from galleries.keys import derivative_key
-    from galleries.models import Photo
+    from picpick.testing.factories import PhotoFactory
 
     width, height, nbytes = derivative_shape
-    photos = []
-    for n in range(count):
-        photo = Photo(
+    photos = [
+        PhotoFactory.build(
             studio=studio,
             gallery=gallery,
             filename=f"IMG_{n:05d}.jpg",
             size=3_000_000 + n if size is None else size,
-            content_type="image/jpeg",
             width=6000,
             height=4000,
-            state=Photo.State.READY,
             position=n,
         )
+        for n in range(count)
+    ]
+    for photo in photos:
         photo.derivatives = {
             name: {
                 "key": derivative_key(studio.id, gallery.id, photo.id, name),
@@ -57,5 +59,4 @@ def ready_photos(
             }
             for name in derivatives
         }
-        photos.append(photo)
     return photos
