@@ -18,6 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.urls import is_valid_path
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework import status as http
 from rest_framework.response import Response
@@ -207,6 +208,7 @@ def json_403(request, exception=None) -> JsonResponse:
 API_NOT_FOUND = "api-not-found"
 
 
+@csrf_exempt  # it writes nothing; else an unknown POST would get Django's HTML CSRF page
 def api_not_found(request, path: str = "") -> JsonResponse:
     """The last route under ``/api/``: an unknown API path is the JSON 404 with DEBUG on too,
     where Django renders its HTML page instead of calling ``handler404``.

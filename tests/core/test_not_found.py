@@ -27,12 +27,15 @@ def assert_json_404(response) -> dict:
 @pytest.mark.parametrize("path", UNKNOWN)
 @pytest.mark.parametrize("method", ["get", "post", "patch", "delete"])
 def test_an_unknown_api_path_is_a_json_404(debug, path, method):
-    assert_json_404(getattr(APIClient(), method)(path, {}, format="json"))
+    # As a browser or a plain HTTP client sends it: no CSRF cookie, so no CSRF page either.
+    client = APIClient(enforce_csrf_checks=True)
+    assert_json_404(getattr(client, method)(path, {}, format="json"))
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_a_missing_trailing_slash_is_a_json_404_that_says_so(debug, method):
-    error = assert_json_404(getattr(APIClient(), method)("/api/v1/galleries"))
+    client = APIClient(enforce_csrf_checks=True)
+    error = assert_json_404(getattr(client, method)("/api/v1/galleries"))
     assert "/api/v1/galleries/" in error["message"]
     error = assert_json_404(APIClient().get("/api/v1/nothing-here"))
     assert "slash" not in error["message"]
