@@ -40,7 +40,8 @@ MATCH_IOU = 0.5
 # Bumped when detection or encoding changes which faces a photo gets (the detector settings,
 # the models): every photo scanned by an older version becomes due, and the sweep re-runs
 # them in batches.
-FACE_STEP_VERSION = 1
+# 2: the first pass at 1024 px instead of 800 (faces the selfie search found, missed here).
+FACE_STEP_VERSION = 2
 # The sweep's re-runs of one photo before it gives up (until the version changes), at most one
 # per RETRY_AFTER: a re-run may wait behind a long media queue before it starts.
 MAX_ATTEMPTS = 3

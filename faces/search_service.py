@@ -20,6 +20,7 @@ from PIL import Image
 from faces.embedding import FaceConfig, detect, encode_boxes
 from faces.lock_objects import face_index_lock
 from faces.models import Face, GalleryFaceIndex, HideRequest, Person
+from faces.pipeline import face_config
 from faces.search import FaceIndex, Hit, best_per_photo, index_for_gallery, majority_person, search
 from galleries import imaging
 from galleries.models import Gallery, Photo
@@ -72,11 +73,18 @@ class SelfieFace:
 
 
 def _selfie_config(edge: int) -> FaceConfig:
-    """Detection tuned for a selfie, where the face fills much of the frame: no upsampling
-    (faces from ~80 px at ``edge``, i.e. ~8% of the long edge) and no second pass for
-    crowd-sized faces. Measured on the shared photos: ~2× faster than the event-photo
-    settings, the same faces found."""
-    return replace(FaceConfig(), detect_long_edge=edge, upsample=0, small_faces=False)
+    """The gallery's detection (``pipeline.face_config``) without its second pass.
+
+    One configuration, one difference. A selfie's face fills much of the frame, and the
+    second pass looks only for faces smaller than the first pass sees (under ~8% of the long
+    edge: crowd-sized, in skin blobs and busy regions), at ~2× the first pass's time per
+    request. The first pass is the gallery's own, never finer (``detect_long_edge`` at most
+    the gallery's), so every face a selfie search finds in a photo, the gallery path finds in
+    the same photo -- the photos people try as a selfie are often gallery photos, and a face
+    found in one path and not the other reads as a bug (measured in ``bench/bench_faces.py``).
+    """
+    gallery = face_config()
+    return replace(gallery, detect_long_edge=min(edge, gallery.detect_long_edge), small_faces=False)
 
 
 def selfie_face(*, data: bytes) -> SelfieFace:

@@ -349,12 +349,13 @@ PICPICK_SELFIE_RATE_PER_GALLERY = env_int("PICPICK_SELFIE_RATE_PER_GALLERY", 300
 
 # --- Face detection (faces.embedding, faces.pipeline) -----------------------------------------
 # Measured on 24 MP event photos (bench/bench_faces.py): a first HOG pass on the working image
-# at 800 px finds faces ≥ ~600 px; a second pass re-scans only textured skin-coloured blobs at
-# the resolution each needs, down to ~40 px faces; where such regions are too large to be a
-# face (busy warm rooms), a Haar cascade reads them at up to PICPICK_FACES_BUSY_MAX_PIXELS
-# (more finds smaller faces there and costs ~0.3 s more per extra megapixel).
+# at 1024 px (the selfie search's size) finds faces ≥ ~470 px; a second pass re-scans only
+# textured skin-coloured blobs at the resolution each needs, down to ~40 px faces; where such
+# regions are too large to be a face (busy warm rooms), a Haar cascade reads them at up to
+# PICPICK_FACES_BUSY_MAX_PIXELS (more finds smaller faces there and costs ~0.3 s more per
+# extra megapixel).
 PICPICK_FACES_DETECT_LONG_EDGE = env_int(
-    "PICPICK_FACES_DETECT_LONG_EDGE", 800, minimum=320, maximum=8192
+    "PICPICK_FACES_DETECT_LONG_EDGE", 1024, minimum=320, maximum=8192
 )
 PICPICK_FACES_UPSAMPLE = env_int("PICPICK_FACES_UPSAMPLE", 0, minimum=0, maximum=2)
 PICPICK_FACES_SMALL_FACES = env_bool("PICPICK_FACES_SMALL_FACES", True)
