@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Invitation, Membership, Studio, User
+from accounts.models import Invitation, Membership, Studio, StudioUsage, User
+from accounts.services import studio_changed_notify
 from picpick.core.admin import StaffCanViewMixin
 
 
@@ -99,9 +100,27 @@ class StudioAdmin(StaffCanViewMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = ["restore"]
 
+    # Staff edits tell the apps above (domains' cached hosts) as the services do.
+    def save_model(self, request: HttpRequest, obj: Studio, form, change: bool) -> None:
+        old_slug = Studio.objects.filter(pk=obj.pk).values_list("slug", flat=True).first()
+        super().save_model(request, obj, form, change)
+        studio_changed_notify(studio=obj, old_slug=old_slug or obj.slug)
+
+    def delete_model(self, request: HttpRequest, obj: Studio) -> None:
+        studio_changed_notify(studio=obj, old_slug=obj.slug)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Studio]) -> None:
+        for studio in queryset:
+            studio_changed_notify(studio=studio, old_slug=studio.slug)
+        super().delete_queryset(request, queryset)
+
     @admin.action(description="Restore deleted studios")
     def restore(self, request: HttpRequest, queryset: QuerySet[Studio]) -> None:
+        restored = list(queryset.filter(deleted_at__isnull=False))
         count = queryset.filter(deleted_at__isnull=False).update(deleted_at=None)
+        for studio in restored:
+            studio_changed_notify(studio=studio, old_slug=studio.slug)
         self.message_user(request, f"Restored {count} studio(s).", messages.SUCCESS)
 
 
@@ -129,4 +148,26 @@ class InvitationAdmin(StaffCanViewMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # The raw token exists only in the invitation email; one made here could never be used.
+        return False
+
+
+@admin.register(StudioUsage)
+class StudioUsageAdmin(StaffCanViewMixin, admin.ModelAdmin):
+    """View only: the totals are kept by the services; editing one would make it lie."""
+
+    list_display = ("studio", "gallery_count", "photo_count", "storage_bytes", "updated_at")
+    list_select_related = ("studio",)
+    search_fields = ("=studio__id", "studio__slug")
+    raw_id_fields = ("studio",)
+    readonly_fields = ("studio", "gallery_count", "photo_count", "storage_bytes", "updated_at")
+    ordering = ("-storage_bytes",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: StudioUsage | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: StudioUsage | None = None) -> bool:
         return False

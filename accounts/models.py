@@ -137,3 +137,24 @@ class Invitation(BaseModel):
             and self.revoked_at is None
             and self.expires_at > timezone.now()
         )
+
+
+class StudioUsage(models.Model):
+    """Per-studio totals, one row per studio, changed with F() updates under the row lock.
+
+    Owned here, with the studio; galleries keeps the figures up to date through
+    ``accounts.services.studio_usage_*`` as it adds and removes photos."""
+
+    studio = models.OneToOneField(
+        Studio, on_delete=models.CASCADE, primary_key=True, related_name="usage"
+    )
+    gallery_count = models.PositiveIntegerField(default=0)
+    photo_count = models.PositiveBigIntegerField(default=0)
+    storage_bytes = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "studio usage"
+
+    def __str__(self) -> str:
+        return f"usage of {self.studio_id}"

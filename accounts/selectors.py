@@ -7,8 +7,7 @@ import uuid
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Invitation, Membership, Studio, User
-from galleries.models import StudioUsage
+from accounts.models import Invitation, Membership, Studio, StudioUsage, User
 from picpick.core.selectors import studio_object_or_404
 
 

@@ -6,4 +6,8 @@ class DomainsConfig(AppConfig):
     name = "domains"
 
     def ready(self) -> None:
-        from domains import signals  # noqa: F401  (connects the cache invalidation receivers)
+        from accounts.services import STUDIO_CHANGE_HOOKS
+        from domains import services, signals  # noqa: F401  (signals: its own rows' receiver)
+
+        if services.studio_changed not in STUDIO_CHANGE_HOOKS:
+            STUDIO_CHANGE_HOOKS.append(services.studio_changed)

@@ -19,16 +19,6 @@ from django.dispatch import receiver
 
 SiteKind = Literal["api", "internal", "studio"]
 
-# Studio slugs that can never be studio subdomains: our own hosts live there. Also refused as
-# studio slugs (accounts.services._clean_slug).
-RESERVED_SUBDOMAINS = frozenset(
-    {
-        "admin", "api", "app", "assets", "auth", "billing", "cdn", "dashboard", "docs", "edge",
-        "email", "ftp", "help", "internal", "login", "mail", "media", "mx", "ns1", "ns2",
-        "smtp", "staging", "static", "status", "support", "web", "webmail", "www",
-    }
-)  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class Site:

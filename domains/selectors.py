@@ -16,8 +16,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Studio
+from accounts.slugs import RESERVED_SUBDOMAINS
 from domains.models import Domain
-from domains.routing import RESERVED_SUBDOMAINS, Site, host_cache_key, routing_config
+from domains.routing import Site, host_cache_key, routing_config
 from picpick.core.selectors import studio_object_or_404
 
 _NOBODY = "-"

@@ -33,7 +33,7 @@ from domains.hostnames import (
 )
 from domains.models import Domain
 from domains.routing import host_cache_key, routing_config
-from domains.selectors import site_url_for_host, studio_subdomain
+from domains.selectors import site_url_for_host, studio_hostnames, studio_subdomain
 from picpick.core.email import email_send_on_commit
 from picpick.core.errors import ApplicationError, Conflict, NotFound, Unprocessable
 
@@ -118,6 +118,15 @@ def hosts_forget(*hosts: str) -> None:
     keys = [host_cache_key(host) for host in hosts]
     cache.delete_many(keys)
     transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def studio_changed(studio: Studio, old_slug: str) -> None:
+    """accounts' ``STUDIO_CHANGE_HOOKS`` entry (see domains.apps): a studio was created, changed,
+    deleted or restored; its hosts, the old subdomain too, answer from the rows again now."""
+    hosts = set(studio_hostnames(studio=studio))
+    if old_slug and old_slug != studio.slug:
+        hosts.add(studio_subdomain(studio=Studio(slug=old_slug)))
+    hosts_forget(*hosts)
 
 
 def _retry_delay(attempts: int) -> timedelta:

@@ -6,6 +6,7 @@ class FacesConfig(AppConfig):
     name = "faces"
 
     def ready(self) -> None:
+        from accounts.services import STUDIO_FACES_SWITCH_HOOKS
         from faces import pipeline, services
         from galleries.services.galleries import GALLERY_DELETE_HOOKS, GALLERY_FACES_SWITCH_HOOKS
         from galleries.services.photos import PHOTO_DELETE_HOOKS, PhotoDeleteHook
@@ -17,6 +18,7 @@ class FacesConfig(AppConfig):
                 delete=services.faces_delete_for_photos,
             )
         )
+        _register(STUDIO_FACES_SWITCH_HOOKS, services.studio_faces_switched)
         _register(GALLERY_FACES_SWITCH_HOOKS, services.gallery_faces_switched)
         _register(GALLERY_DELETE_HOOKS, services.gallery_deleting)
         # The face step runs on the decode the media step already made.

@@ -198,6 +198,14 @@ def gallery_deleting(gallery: Gallery, by: User | None) -> None:
     faces_delete_for_gallery(gallery=gallery, by=by)
 
 
+def studio_faces_switched(studio: Studio, enabled: bool, by: User | None) -> None:
+    """The ``STUDIO_FACES_SWITCH_HOOKS`` entry (accounts calls it; see faces.apps)."""
+    if enabled:
+        faces_enable_studio(studio=studio, by=by)
+    else:
+        faces_disable_studio(studio=studio, by=by)
+
+
 def faces_enable_studio(*, studio: Studio, by: User | None) -> int:
     queued = 0
     for gallery in Gallery.objects.filter(studio=studio, face_recognition_enabled=True):

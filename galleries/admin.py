@@ -23,7 +23,6 @@ from galleries.models import (
     DownloadJob,
     Gallery,
     Photo,
-    StudioUsage,
     Tag,
     Upload,
     UploadBatch,
@@ -202,28 +201,6 @@ class PhotoAdmin(StaffCanViewMixin, admin.ModelAdmin):
     ordering = ("-id",)
     show_full_result_count = False
     list_per_page = 100
-
-
-@admin.register(StudioUsage)
-class StudioUsageAdmin(StaffCanViewMixin, admin.ModelAdmin):
-    """View only: the totals are kept by the services; editing one would make it lie."""
-
-    list_display = ("studio", "gallery_count", "photo_count", "storage_bytes", "updated_at")
-    list_select_related = ("studio",)
-    search_fields = ("=studio__id", "studio__slug")
-    raw_id_fields = ("studio",)
-    readonly_fields = ("studio", "gallery_count", "photo_count", "storage_bytes", "updated_at")
-    ordering = ("-storage_bytes",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: StudioUsage | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: StudioUsage | None = None) -> bool:
-        return False
 
 
 class ReadOnlyAdmin(StaffCanViewMixin, admin.ModelAdmin):

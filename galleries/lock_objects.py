@@ -2,7 +2,7 @@
 
 Every write that changes counters locks, in this order and only what it needs:
 
-1. the studio's ``StudioUsage`` row,
+1. the studio's ``StudioUsage`` row (``accounts.services.studio_usage_lock``: accounts owns it),
 2. the ``Gallery`` row,
 3. the gallery's ``Album`` rows, sorted by id.
 
@@ -20,26 +20,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from django.db import connection
-
 from accounts.models import Studio
-from galleries.models import Album, Gallery, StudioUsage
+from galleries.models import Album, Gallery
 from picpick.core.errors import NotFound
-
-
-def studio_usage_lock(*, studio: Studio) -> StudioUsage:
-    """Lock the studio's usage row, creating it first if a factory or old data left none."""
-    usage = StudioUsage.objects.select_for_update().filter(studio=studio).first()
-    if usage is not None:
-        return usage
-    # An upsert, not get_or_create: on a duplicate key a plain INSERT leaves InnoDB holding a
-    # *shared* lock on the existing row, and two such losers then deadlock upgrading to the
-    # exclusive lock below. INSERT ... ON DUPLICATE KEY UPDATE takes the exclusive lock at once.
-    upsert: dict = {"update_conflicts": True, "update_fields": ["updated_at"]}
-    if connection.features.supports_update_conflicts_with_target:
-        upsert["unique_fields"] = ["studio"]
-    StudioUsage.objects.bulk_create([StudioUsage(studio=studio)], **upsert)
-    return StudioUsage.objects.select_for_update().get(studio=studio)
 
 
 def gallery_lock(*, studio: Studio, gallery_id: uuid.UUID) -> Gallery:

@@ -155,24 +155,6 @@ class Photo(StudioOwnedModel):
         return self.filename
 
 
-class StudioUsage(models.Model):
-    """Per-studio totals, one row per studio, changed with F() updates under the row lock."""
-
-    studio = models.OneToOneField(
-        "accounts.Studio", on_delete=models.CASCADE, primary_key=True, related_name="usage"
-    )
-    gallery_count = models.PositiveIntegerField(default=0)
-    photo_count = models.PositiveBigIntegerField(default=0)
-    storage_bytes = models.PositiveBigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name_plural = "studio usage"
-
-    def __str__(self) -> str:
-        return f"usage of {self.studio_id}"
-
-
 class Watermark(StudioOwnedModel):
     """A studio's watermark (text and/or a logo image), applied to guest previews."""
 

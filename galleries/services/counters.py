@@ -17,9 +17,10 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Studio
-from galleries.lock_objects import galleries_lock, studio_usage_lock
-from galleries.models import Album, Gallery, Photo, StudioUsage
+from accounts.models import Studio, StudioUsage
+from accounts.services import studio_usage_add, studio_usage_lock, studio_usage_set
+from galleries.lock_objects import galleries_lock
+from galleries.models import Album, Gallery, Photo
 
 
 def counters_apply(
@@ -33,13 +34,7 @@ def counters_apply(
 ) -> None:
     """Add deltas to the counters. The caller holds the locks of the rows it changes."""
     now = timezone.now()
-    if galleries or photos or size:
-        StudioUsage.objects.filter(studio=studio).update(
-            gallery_count=F("gallery_count") + galleries,
-            photo_count=F("photo_count") + photos,
-            storage_bytes=F("storage_bytes") + size,
-            updated_at=now,
-        )
+    studio_usage_add(studio=studio, galleries=galleries, photos=photos, size=size)
     if gallery is not None and (photos or size):
         Gallery.objects.filter(id=gallery.id).update(
             photo_count=F("photo_count") + photos,
@@ -84,8 +79,9 @@ def studio_usage_recompute(*, studio: Studio) -> StudioUsage:
         album.photo_count = per_album.get(album.id, 0)
     Album.objects.bulk_update(albums, ["photo_count"], batch_size=500)
 
-    usage.gallery_count = len(galleries)
-    usage.photo_count = sum(row["n"] for row in per_gallery.values())
-    usage.storage_bytes = sum(row["size"] for row in per_gallery.values())
-    usage.save(update_fields=["gallery_count", "photo_count", "storage_bytes", "updated_at"])
-    return usage
+    return studio_usage_set(
+        usage=usage,
+        galleries=len(galleries),
+        photos=sum(row["n"] for row in per_gallery.values()),
+        size=sum(row["size"] for row in per_gallery.values()),
+    )

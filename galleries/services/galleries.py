@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Studio, User
-from accounts.services import face_data_delete_confirm_check
-from galleries.lock_objects import gallery_lock, studio_usage_lock
+from accounts.services import face_data_delete_confirm_check, studio_usage_lock
+from galleries.lock_objects import gallery_lock
 from galleries.models import Gallery, Photo, Tag, Watermark
 from galleries.services.counters import counters_apply
 from galleries.services.photos import photo_rows_delete

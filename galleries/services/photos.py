@@ -19,7 +19,8 @@ from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from galleries.lock_objects import albums_lock, gallery_lock, studio_usage_lock
+from accounts.services import studio_usage_lock
+from galleries.lock_objects import albums_lock, gallery_lock
 from galleries.models import Album, Gallery, Photo, Upload
 from galleries.services.albums import gallery_writable_check
 from galleries.services.counters import counters_apply

@@ -17,7 +17,7 @@ import factory
 import numpy as np
 from django.utils import timezone
 
-from accounts.models import Invitation, Membership, Role, Studio, User
+from accounts.models import Invitation, Membership, Role, Studio, StudioUsage, User
 from domains.models import Domain
 from faces.embedding import to_bytes
 from faces.models import (
@@ -36,7 +36,6 @@ from galleries.models import (
     DownloadJob,
     Gallery,
     Photo,
-    StudioUsage,
     Tag,
     Upload,
     UploadBatch,

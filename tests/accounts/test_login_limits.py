@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from accounts import services
+from accounts.services import users as services
 from picpick.core.errors import ApplicationError, RateLimited
 from tests.accounts.helpers import assert_error, throttle_rates
 from tests.conftest import PASSWORD

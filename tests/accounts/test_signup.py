@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Membership, Role, Studio, User
-from galleries.models import StudioUsage
+from accounts.models import Membership, Role, Studio, StudioUsage, User
 from tests.accounts.helpers import STRONG_PASSWORD, assert_error, bearer
 
 pytestmark = pytest.mark.django_db

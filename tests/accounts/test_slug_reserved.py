@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domains.routing import RESERVED_SUBDOMAINS
+from accounts.slugs import RESERVED_SUBDOMAINS
 from tests.accounts.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_an_ordinary_slug_is_still_fine(anon_client):
 
 
 def test_a_derived_slug_never_takes_a_reserved_subdomain(db):
-    from accounts.services import _derive_slug
+    from accounts.services.studios import _derive_slug
 
     assert _derive_slug("CDN") == "studio-cdn"
     assert _derive_slug("Static") == "studio-static"

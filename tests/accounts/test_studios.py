@@ -9,8 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import Role, Studio
-from galleries.models import StudioUsage
+from accounts.models import Role, Studio, StudioUsage
 from picpick.testing.factories import MembershipFactory, StudioFactory
 from tests.accounts.helpers import assert_error, bearer
 from tests.conftest import client_for

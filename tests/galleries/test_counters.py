@@ -8,8 +8,9 @@ import threading
 import pytest
 from django.db import DatabaseError, connection
 
+from accounts.models import StudioUsage
 from galleries import services
-from galleries.models import Album, Gallery, Photo, StudioUsage
+from galleries.models import Album, Gallery, Photo
 from galleries.services import photos as photo_services
 from picpick.testing.factories import GalleryFactory, PhotoFactory
 from tests.galleries.conftest import photo_add

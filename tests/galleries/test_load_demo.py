@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from accounts.models import Membership, Role, Studio, User
-from galleries.models import Album, Gallery, Photo, StudioUsage
+from accounts.models import Membership, Role, Studio, StudioUsage, User
+from galleries.models import Album, Gallery, Photo
 from picpick.management.commands import load_demo
 
 pytestmark = pytest.mark.django_db

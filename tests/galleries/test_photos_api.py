@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
+from accounts.models import StudioUsage
 from galleries import services
-from galleries.models import Album, Gallery, Photo, StudioUsage
+from galleries.models import Album, Gallery, Photo
 from tests.galleries.conftest import error_code, photo_add
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts.models import Invitation, Role, User
+from accounts.models import Invitation, Role, StudioUsage, User
 from accounts.tokens import token_pair_for
 from domains.models import Domain
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
@@ -20,7 +20,6 @@ from galleries.models import (
     DownloadJob,
     Gallery,
     Photo,
-    StudioUsage,
     Tag,
     Upload,
     UploadBatch,
@@ -125,7 +124,7 @@ def test_every_app_with_models_of_ours_is_registered():
         "galleries.Gallery",
         "galleries.Album",
         "galleries.Photo",
-        "galleries.StudioUsage",
+        "accounts.StudioUsage",
         "galleries.Watermark",
         "galleries.UploadBatch",
         "galleries.Upload",

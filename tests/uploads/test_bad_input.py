@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import Studio
+from accounts.models import Studio, StudioUsage
 from galleries import services
-from galleries.models import Gallery, Photo, StudioUsage, Upload, UploadBatch
+from galleries.models import Gallery, Photo, Upload, UploadBatch
 from galleries.services.uploads import upload_plan
 from picpick.core.storage import MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from tests.storage_fixtures import sign_in_the_past

@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import StudioUsage
 from galleries import services
-from galleries.models import Gallery, Photo, StudioUsage, Upload
+from galleries.models import Gallery, Photo, Upload
 from galleries.services.uploads import FileDeclaration, upload_batch_start, uploads_sweep
 from tests.races import race
 from tests.uploads.conftest import sha256_b64

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from galleries.models import Gallery, Photo, StudioUsage, Upload
+from accounts.models import StudioUsage
+from galleries.models import Gallery, Photo, Upload
 from tests.uploads.conftest import MiB, complete, declare, jpeg_bytes, put, start
 
 pytestmark = pytest.mark.django_db

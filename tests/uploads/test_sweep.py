@@ -8,8 +8,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from accounts.models import StudioUsage
 from galleries import tasks
-from galleries.models import Gallery, Photo, StudioUsage, Upload
+from galleries.models import Gallery, Photo, Upload
 from galleries.services.uploads import uploads_sweep
 from picpick.core.ids import uuid7
 from picpick.core.storage.local import LocalStorage

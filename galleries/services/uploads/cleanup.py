@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Studio, User
-from galleries.lock_objects import gallery_lock, studio_usage_lock
+from accounts.services import studio_usage_lock
+from galleries.lock_objects import gallery_lock
 from galleries.models import Upload
 from galleries.services.uploads.common import (
     ORPHAN_PREFIX,

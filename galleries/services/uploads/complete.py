@@ -10,13 +10,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import studio_usage_lock
 from galleries.imaging import (
     FORMATS,
     MAGIC_BYTES_NEEDED,
     extension_of,
     magic_matches,
 )
-from galleries.lock_objects import gallery_lock, studio_usage_lock
+from galleries.lock_objects import gallery_lock
 from galleries.models import Gallery, Photo, Upload
 from galleries.services.counters import counters_apply
 from galleries.services.uploads.common import (

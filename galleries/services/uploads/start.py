@@ -15,13 +15,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Studio, User
+from accounts.services import studio_usage_lock
 from galleries import keys
 from galleries.imaging import (
     ACCEPTED_CONTENT_TYPES,
     FORMATS,
     extension_of,
 )
-from galleries.lock_objects import albums_lock, gallery_lock, studio_usage_lock
+from galleries.lock_objects import albums_lock, gallery_lock
 from galleries.models import Gallery, Photo, Upload, UploadBatch
 from galleries.services.albums import gallery_writable_check
 from galleries.services.counters import counters_apply
