@@ -550,7 +550,11 @@ def _rerun_hooks(photo: Photo, hooks: list[DecodedHook]) -> Outcome:
     try:
         with tempfile.TemporaryDirectory(prefix="picpick-steps-") as folder:
             path = Path(folder) / f"original.{imaging.extension_of(name)}"
-            storage.download_to_file(key=photo.original_key, path=path)
+            changed = _original_fetch(storage, photo, path)
+            if changed is not None:
+                # Not the file the photo was made from: its faces must not come from it.
+                logger.warning("photo %s: decoded hooks not re-run: %s", photo.id, changed)
+                return Outcome.FAILED
             decoded = _decode(path, filename=name)
         _run_hooks(photo, decoded, hooks)
     except (ImageRejected, ObjectNotFound, *TRANSIENT_ERRORS) as exc:

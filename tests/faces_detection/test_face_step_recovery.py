@@ -213,3 +213,17 @@ def test_a_worker_killed_between_the_ready_and_the_faces_commit_is_caught_by_the
         "faces_after_sweep": "3",
         "scan_version": str(pipeline.FACE_STEP_VERSION),
     }
+
+
+def test_no_rerun_on_an_original_that_is_not_the_verified_file(
+    local_storage, gallery_a, alice, small_scene, broken_face_step
+):
+    photo = upload(gallery_a, alice, small_scene.jpeg())
+    photo_process_ensure(photo_id=photo.id)
+    broken_face_step.undo()
+    age(photo, dt.timedelta(hours=1))
+    local_storage.put_object(key=photo.original_key, body=b"<html>", content_type="text/html")
+    assert photo_process_ensure(photo_id=photo.id) == Outcome.FAILED
+    photo.refresh_from_db()
+    assert photo.state == Photo.State.READY and photo.processing_started_at is None
+    assert not Face.objects.filter(photo=photo).exists()
