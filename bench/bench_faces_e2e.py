@@ -3,10 +3,10 @@
 What a studio sees after a wedding card is uploaded, with nothing stubbed between the upload's
 completion and the People page:
 
-- photos: ``SCENES`` distinct 24 MP ``tests.scenes.event_scene(seed)`` JPEGs (~10 MB, six faces
-  of 40–600 px each), built before anything is timed and reused round-robin to make
-  ``PHOTOS`` files; the batch is started with ``allow_duplicates`` (the same bytes in one
-  gallery are otherwise reported as duplicates);
+- photos: ``SCENES`` distinct 24 MP ``picpick.testing.scenes.event_scene(seed)`` JPEGs
+  (~10 MB, six faces of 40–600 px each), built before anything is timed and reused
+  round-robin to make ``PHOTOS`` files; the batch is started with ``allow_duplicates``
+  (the same bytes in one gallery are otherwise reported as duplicates);
 - upload: the batch is registered with the real service (``upload_batch_start``), each file's
   bytes are written straight to the object key it was given through the storage interface
   (the local backend: the PUT itself is ``bench_upload``'s subject, not this one's), then the
@@ -27,10 +27,11 @@ completion and the People page:
   never grouped (12 of 1,200 drawn faces in one run).
 
 Reported: wall time, photos per minute, and what the run found judged against the truth the
-scenes were drawn with (``tests.scenes``: who is where in each photo): every drawn face found
-(a stored face over its box), every drawn face grouped, the faces of one drawn person in one
-group and no group mixing two, and as many people as were drawn. ``BENCH_FACES_E2E_PHOTOS``
-sets a smaller count for a quick check (the figures then say so in their names).
+scenes were drawn with (``picpick.testing.scenes``: who is where in each photo): every drawn
+face found (a stored face over its box), every drawn face grouped, the faces of one drawn
+person in one group and no group mixing two, and as many people as were drawn.
+``BENCH_FACES_E2E_PHOTOS`` sets a smaller count for a quick check (the figures then say so in
+their names).
 """
 
 from __future__ import annotations
