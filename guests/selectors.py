@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Studio
@@ -82,6 +82,12 @@ def guest_photos(*, gallery: Gallery, album_id: uuid.UUID | None = None) -> Quer
     if album_id is not None:
         photos = photos.filter(album_id=album_id)
     return photos
+
+
+def guest_photo_counts(*, gallery: Gallery) -> dict[uuid.UUID | None, int]:
+    """How many photos a guest sees, per album (``None``: outside any album); one query."""
+    rows = guest_photos(gallery=gallery).order_by().values("album_id").annotate(n=Count("id"))
+    return {row["album_id"]: row["n"] for row in rows}
 
 
 def guest_photo_get(*, gallery: Gallery, photo_id: uuid.UUID | str) -> Photo:

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from domains.selectors import studio_for_site
 from galleries.models import Gallery
 from galleries.selectors.delivery import gallery_cover_thumb_urls
 from guests import access, selectors, services
-from guests.apis import set_grant_cookie
+from guests.apis.base import set_grant_cookie
 from picpick.core.clientaddr import client_address
 from picpick.core.errors import ApplicationError, NotFound, RateLimited
 from picpick.core.storage import get_storage
@@ -98,7 +98,7 @@ def not_found(request, exception=None):
     return response
 
 
-@require_GET
+@require_safe
 @site_page
 def home(request):
     galleries = selectors.studio_home_galleries(studio=request.studio)
@@ -125,7 +125,7 @@ def _gate(request, gallery: Gallery, *, error: str = "", status: int = 200):
     return None
 
 
-@require_GET
+@require_safe
 @ensure_csrf_cookie
 @site_page
 def gallery_page(request, slug: str):
@@ -135,10 +135,15 @@ def gallery_page(request, slug: str):
         return gate
     grant = services.grant_current(gallery=gallery, grant=_grant(request, gallery))
     visitor = selectors.visitor_get(gallery=gallery, visitor_id=grant.visitor_id)
+    counts = selectors.guest_photo_counts(gallery=gallery)
+    albums = selectors.guest_albums(gallery=gallery)
+    for album in albums:
+        album.guest_photo_count = counts.get(album.id, 0)
     context = {
         "studio": request.studio,
         "gallery": gallery,
-        "albums": selectors.guest_albums(gallery=gallery),
+        "albums": albums,
+        "photo_count": sum(counts.values()),
         "cover": gallery_cover_thumb_urls(galleries=[gallery])[gallery.id],
         "visitor": visitor,
         "face_search": gallery.face_recognition_enabled and request.studio.face_recognition_enabled,

@@ -48,7 +48,8 @@ class GalleryOutputSerializer(serializers.Serializer):
     archived_at = serializers.DateTimeField(allow_null=True)
     cover_photo_id = serializers.UUIDField(allow_null=True)
     cover_thumb_url = serializers.SerializerMethodField(
-        help_text="Short-lived URL of the cover's thumbnail; null without a processed cover."
+        help_text="Short-lived URL of the cover's thumbnail (the chosen cover, else the first "
+        "photo guests see); null when that has no thumbnail yet."
     )
     expires_at = serializers.DateTimeField(allow_null=True)
     tags = TagNamesField()

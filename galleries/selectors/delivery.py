@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -93,17 +93,28 @@ def photo_urls_many(
 
 
 def gallery_cover_thumb_urls(*, galleries: Sequence[Gallery]) -> dict[uuid.UUID, str | None]:
-    """The cover's thumbnail URL per gallery id: one query for the covers (none when no gallery
-    of the page has one) and one presign call."""
+    """The cover's thumbnail URL per gallery id: the chosen cover's, else the gallery's first
+    photo a guest sees (ready, not hidden, in the studio's order). One query for the page
+    (none for an empty one) and one presign call."""
     urls: dict[uuid.UUID, str | None] = {gallery.id: None for gallery in galleries}
-    cover_of = {g.cover_photo_id: g.id for g in galleries if g.cover_photo_id is not None}
-    if not cover_of:
+    if not galleries:
         return urls
+    chosen = [g.cover_photo_id for g in galleries if g.cover_photo_id is not None]
+    without = [g.id for g in galleries if g.cover_photo_id is None]
     studio_ids = {gallery.studio_id for gallery in galleries}
-    rows = Photo.objects.filter(id__in=list(cover_of), studio_id__in=studio_ids).values_list(
-        "id", "derivatives"
+    wanted = Q(id__in=chosen)
+    if without:
+        first = Photo.objects.filter(
+            gallery_id=OuterRef("id"), state=Photo.State.READY, hidden=False
+        ).order_by("position", "id")
+        firsts = Gallery.objects.filter(id__in=without).annotate(
+            first_photo=Subquery(first.values("id")[:1])
+        )
+        wanted |= Q(id__in=firsts.values("first_photo"))
+    rows = Photo.objects.filter(wanted, studio_id__in=studio_ids).values_list(
+        "gallery_id", "derivatives"
     )
-    found = [(cover_of[pid], key) for pid, d in rows if (key := _derivative_key(d, "thumb"))]
+    found = [(gallery_id, key) for gallery_id, d in rows if (key := _derivative_key(d, "thumb"))]
     if found:
         signed = get_storage().presign_get_many(
             keys=[key for _, key in found], expires_in=_url_expiry()

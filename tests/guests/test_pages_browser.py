@@ -231,3 +231,39 @@ def test_a_gallery_of_another_studio_is_not_found_on_this_domain(browser, pin_ga
     browser.get(f"{browser.site}/")
     assert "Anna Smith Photography" in browser.page_source
     shot(browser, "08-home")
+
+
+def test_the_status_and_viewer_count_the_whole_gallery_not_the_loaded_page(
+    browser, studio_a, alice, local_storage
+):
+    from selenium.webdriver.common.by import By
+
+    from galleries import services as gallery_services
+    from tests.delivery.conftest import stored_photo
+
+    gallery = gallery_services.gallery_create(
+        studio=studio_a, by=alice, name="Big Day", slug="big-day"
+    )
+    gallery_services.gallery_publish(gallery=gallery, by=alice)
+    for number in range(75):  # the grid loads 60 at a time
+        stored_photo(local_storage, gallery, alice, filename=f"IMG_{number:04d}.jpg")
+    now = timezone.now()
+    Domain.objects.create(
+        studio=studio_a,
+        hostname=HOST,
+        held_hostname=HOST,
+        kind=Domain.Kind.SUBDOMAIN,
+        state=Domain.State.ACTIVE,
+        challenge_token="t" * 32,
+        verify_started_at=now,
+        verified_at=now,
+        activated_at=now,
+    )
+    browser.get(f"{browser.site}/g/{gallery.slug}/")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#grid .tile"), message="the grid")
+    status = browser.find_element(By.ID, "status")
+    wait_for(lambda: status.text == "75 photos", message=f"the count, not {status.text!r}")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grid .tile")) == 60  # one page so far
+    browser.find_elements(By.CSS_SELECTOR, "#grid .tile")[0].click()
+    caption = browser.find_element(By.ID, "viewer-caption")
+    wait_for(lambda: caption.text == "1 / 75", message=f"the caption, not {caption.text!r}")

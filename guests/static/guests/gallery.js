@@ -20,6 +20,17 @@
 
   function say(text) { statusEl.textContent = text; }
 
+  // The gallery's (or the album's) photo count from the page, not how many are loaded so far;
+  // favourites and selfie results are whole lists already.
+  function total() {
+    if (state.mode !== "all") return photos.length;
+    var holder = state.album ? document.querySelector('.album[data-album="' + state.album + '"]') : root;
+    var count = holder && holder.dataset.count;
+    return count ? Number(count) : photos.length;
+  }
+
+  function photoCount(n) { return n + (n === 1 ? " photo" : " photos"); }
+
   function request(method, path, body, isForm) {
     var headers = { "Accept": "application/json" };
     if (method !== "GET") headers["X-CSRFToken"] = csrf;
@@ -81,7 +92,7 @@
       render(page.results, true);
       state.cursor = page.next;
       state.done = !page.next;
-      say(photos.length + " photos");
+      say(photoCount(Math.max(total(), photos.length)));
     }).catch(function (error) { say(error.message); })
       .finally(function () { state.loading = false; if (!state.done) maybeMore(); });
   }
@@ -127,8 +138,9 @@
     current = index;
     var photo = photos[index];
     viewerImg.src = photo.preview_url || photo.thumb_url || "";
-    viewerImg.alt = "Photo " + (index + 1) + " of " + photos.length;
-    caption.textContent = (index + 1) + " / " + photos.length;
+    var of = Math.max(total(), photos.length);
+    viewerImg.alt = "Photo " + (index + 1) + " of " + of;
+    caption.textContent = (index + 1) + " / " + of;
     var isFav = favourites[photo.id] !== undefined;
     favButton.setAttribute("aria-pressed", String(isFav));
     favButton.textContent = isFav ? "♥ Favourite" : "♡ Favourite";
