@@ -40,19 +40,3 @@ urlpatterns = [
         name="gallery-hide-requests",
     ),
 ]
-
-# Guests' selfie search and hide-me: also served on every studio site (picpick.urls_site).
-public_urlpatterns = [
-    path(
-        "public/galleries/<uuid:gallery_id>/selfie-search/",
-        search_apis.PublicSelfieSearchApi.as_view(),
-        name="public-selfie-search",
-    ),
-    path(
-        "public/galleries/<uuid:gallery_id>/hide-me/",
-        search_apis.PublicHideMeApi.as_view(),
-        name="public-hide-me",
-    ),
-]
-
-urlpatterns += public_urlpatterns

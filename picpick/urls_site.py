@@ -6,12 +6,11 @@ says which studio): the API, the admin and the docs do not exist here.
 
 from django.urls import include, path, re_path
 
-from faces.urls import public_urlpatterns as faces_public
 from guests.urls import public_urlpatterns as guests_public
 from picpick.core.errors import API_NOT_FOUND, api_not_found
 from picpick.urls import healthz
 
-guest_api = guests_public + faces_public
+guest_api = guests_public
 
 handler400 = "picpick.core.errors.json_400"
 handler403 = "picpick.core.errors.json_403"

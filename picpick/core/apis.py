@@ -19,11 +19,14 @@ say; accounts sits above core, so it registers both here from its ``AppConfig.re
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.middleware.csrf import CsrfViewMiddleware
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
@@ -48,6 +51,27 @@ def _access() -> StudioAccess:
     if not STUDIO_ACCESS:
         raise ImproperlyConfigured("No app registered picpick.core.apis.STUDIO_ACCESS.")
     return STUDIO_ACCESS[-1]
+
+
+def site_studio_id(request) -> uuid.UUID | None:
+    """The studio whose site this request came to (``request.site``, set by the host routing
+    middleware); None on the API host."""
+    site = getattr(request, "site", None)
+    return site.studio_id if site is not None and site.kind == "studio" else None
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):
+        return reason
+
+
+def csrf_failure(request: HttpRequest) -> str | None:
+    """Django's CSRF check run on demand, for views that take a cookie as their credential (a
+    guest's gallery cookie on a studio site) but are exempt when a header carries it; the
+    reason it failed, or None."""
+    check = _CsrfCheck(lambda r: None)
+    check.process_request(request)
+    return check.process_view(request, None, (), {})
 
 
 class PublicAPIView(APIView):
