@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Studio
 from faces.clustering import DEFAULT_THRESHOLD
@@ -164,9 +164,14 @@ def grouping_status(*, gallery: Gallery) -> GroupingStatus:
     in_processing = Photo.objects.filter(
         gallery=gallery, state__in=[Photo.State.UPLOADED, Photo.State.PROCESSING]
     ).count()
-    # A photo the face step was given up on (``pipeline.MAX_ATTEMPTS``) waits for nothing.
+    # Photos whose face step never committed. One scanned by an older version has its faces
+    # (grouped already) while the sweep refreshes it; one the step was given up on
+    # (``pipeline.MAX_ATTEMPTS``) waits for nothing.
     without_faces = (
-        photos_faces_missing(gallery=gallery).exclude(face_scan__attempts__gte=MAX_ATTEMPTS).count()
+        photos_faces_missing(gallery=gallery)
+        .filter(Q(face_scan__isnull=True) | Q(face_scan__version=0))
+        .exclude(face_scan__attempts__gte=MAX_ATTEMPTS)
+        .count()
     )
     index = GalleryFaceIndex.objects.filter(gallery=gallery).first()
     faces_waiting = 0

@@ -11,7 +11,7 @@ from faces.embedding import FoundFace
 from faces.models import PhotoFaceScan
 from faces.selectors import grouping_status
 from galleries.models import Photo
-from picpick.testing.factories import PhotoFactory
+from picpick.testing.factories import GalleryFactory, PhotoFactory
 from tests.faces_people.conftest import person_vectors
 
 pytestmark = pytest.mark.django_db
@@ -124,4 +124,31 @@ def test_off_when_face_recognition_is_switched_off(gallery_a, alice_client, swit
         "state": "off",
         "photos_waiting": 0,
         "faces_waiting": 0,
+    }
+
+
+def test_a_photo_scanned_by_an_older_step_has_its_faces_and_does_not_wait(gallery_a, monkeypatch):
+    vectors = [vector for _, vector in person_vectors(6, people=1, per_person=2)]
+    faces_found(PhotoFactory(gallery=gallery_a), vectors)
+    service.gallery_cluster_run(gallery_id=gallery_a.id)
+    monkeypatch.setattr(pipeline, "FACE_STEP_VERSION", pipeline.FACE_STEP_VERSION + 1)
+    assert pipeline.photos_faces_missing(gallery=gallery_a).count() == 1  # the sweep's work
+    assert grouping_status(gallery=gallery_a).state == "done"
+
+
+def test_photos_from_before_the_scans_count_as_scanned_by_the_first_version(gallery_a):
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module("faces.migrations.0003_backfill_photo_face_scans").backfill
+    before = PhotoFactory(gallery=gallery_a)
+    rescanned = PhotoFactory(gallery=gallery_a)
+    faces_found(rescanned, [])
+    PhotoFactory(gallery=gallery_a, state=Photo.State.UPLOADED)
+    PhotoFactory(gallery=GalleryFactory(studio=gallery_a.studio, face_recognition_enabled=False))
+    backfill(apps, None)
+    assert dict(PhotoFaceScan.objects.values_list("photo_id", "version")) == {
+        before.id: 1,
+        rescanned.id: pipeline.FACE_STEP_VERSION,
     }
