@@ -22,14 +22,22 @@ install: $(UV)
 ## Serve the API, the docs (/api/docs/) and the admin on SQLite, with a Celery worker on a
 ## folder broker: no server to install. Ctrl-C stops both.
 # Signed storage URLs and email links point at the address the server is started on.
+# Ctrl-C reaches the server and the worker themselves (one process group), so the INT trap
+# only waits for them; a TERM or HUP to the recipe is passed on, and the server ending alone
+# stops the worker. The server runs in the background (so a trap runs at once, not after it)
+# with SIGINT given back: bash starts background jobs with it ignored, and Python would then
+# ignore Ctrl-C. (`trap 'kill 0' EXIT INT TERM` also signalled its own shell, whose TERM trap
+# ran again, recursing until bash crashed: "Segmentation fault".)
 run: export PICPICK_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
-	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A picpick worker --beat --schedule var/celerybeat-schedule \
-		-Q default,media,faces,billing --concurrency 2 --loglevel INFO & \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@$(VENV)/bin/celery -A picpick worker --beat --schedule var/celerybeat-schedule \
+		-Q default,media,faces,billing --concurrency 2 --loglevel INFO & worker=$$!; \
+	(trap - INT; exec $(PY) manage.py runserver $(HOST):$(PORT)) & server=$$!; \
+	trap 'trap - INT TERM HUP; wait; exit 0' INT; \
+	trap 'trap - INT TERM HUP; kill -TERM $$server $$worker 2>/dev/null; wait; exit 0' TERM HUP; \
+	wait $$server; kill -TERM $$worker 2>/dev/null; wait $$worker
 
 worker: install
 	$(VENV)/bin/celery -A picpick worker -Q default,media,faces,billing --loglevel INFO

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from picpick.core.errors import API_NOT_FOUND, api_not_found
+from picpick.views import landing
 
 handler400 = "picpick.core.errors.json_400"
 handler403 = "picpick.core.errors.json_403"
@@ -24,6 +25,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
