@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TypedDict
 
 from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Studio
+from accounts.services import studio_logo_key_set
 from galleries import keys
-from galleries.lock_objects import gallery_lock
 from galleries.models import DownloadJob, Gallery
-from galleries.selectors.delivery import SignedUrl, download_counts, photo_download_url
+from galleries.selectors.delivery import SignedUrl, photo_download_url
 from galleries.services.downloads import download_job_request
 from galleries.services.watermarks import logo_validate
 from guests import selectors
@@ -43,7 +42,6 @@ from picpick.core.storage import get_storage
 
 logger = logging.getLogger(__name__)
 
-DOWNLOAD_SIZES = ("original", "high", "web")
 # A single photo's download per size: the original file, or a derivative.
 _SINGLE_SOURCE = {"original": "original", "high": "preview", "web": "preview_wm"}
 
@@ -343,39 +341,15 @@ def zip_request(
 ) -> tuple[DownloadJob, bool]:
     _download_check(gallery=gallery, grant=grant, size=size)
     visitor = selectors.visitor_get(gallery=gallery, visitor_id=grant.visitor_id)
-    job, created = download_job_request(gallery=gallery, by=None, size=size, album_id=album_id)
-    if job.requested_by_id is not None:
-        # A studio member's identical ZIP was reused, but guests never see members' jobs
-        # (zip_job_get): the guest gets one of their own. The gallery lock taken above is held
-        # until commit, so guests asking at the same moment share that one.
-        job, created = _guest_zip_job_create(gallery=gallery, like=job), True
-    if created and visitor is not None:
-        DownloadJob.objects.filter(id=job.id).update(requested_by_email=visitor.email)
-    return job, created
-
-
-def _guest_zip_job_create(*, gallery: Gallery, like: DownloadJob) -> DownloadJob:
-    from galleries.tasks import delivery_send, download_build
-
-    job = DownloadJob(
-        studio=gallery.studio,
+    # Guests never see members' jobs (zip_job_get), so only guests' jobs are reused: guests
+    # asking at the same moment share one.
+    return download_job_request(
         gallery=gallery,
-        album_id=like.album_id,
-        requested_by=None,
-        size=like.size,
-        state=DownloadJob.State.QUEUED,
+        by=None,
+        size=size,
+        album_id=album_id,
+        requested_by_email=visitor.email if visitor is not None else "",
     )
-    job.result_key = keys.zip_key(gallery.studio_id, gallery.id, job.id)
-    job.file_count, job.files_skipped, job.bytes_total = download_counts(job=job)
-    if not job.file_count:
-        raise Conflict(
-            "Nothing to download: no photo here has that size ready.",
-            code="nothing_to_download",
-        )
-    job.save(force_insert=True)
-    job_id = str(job.id)
-    transaction.on_commit(lambda: delivery_send(download_build, job_id))
-    return job
 
 
 def zip_job_get(*, gallery: Gallery, grant: Grant, job_id: uuid.UUID | str) -> DownloadJob:
@@ -390,79 +364,6 @@ def zip_job_get(*, gallery: Gallery, grant: Grant, job_id: uuid.UUID | str) -> D
     return job
 
 
-# --- The studio's settings --------------------------------------------------------------------
-class GuestAccessChanges(TypedDict, total=False):
-    access: str
-    secret: str
-    listed: bool
-    require_registration: bool
-    download_sizes: list[str]
-    download_pin: str
-
-
-def _is_pin(value: str) -> bool:
-    # ASCII only: str.isdigit() also takes "²³⁴⁵" and full-width digits no keypad types.
-    return value.isascii() and value.isdigit() and 4 <= len(value) <= 8
-
-
-def _check_secret(access: str, secret: str) -> None:
-    if access == Gallery.Access.PIN and not _is_pin(secret):
-        raise Unprocessable(
-            "A PIN is 4 to 8 digits.", code="invalid_pin", fields={"secret": ["4 to 8 digits."]}
-        )
-    if access == Gallery.Access.PASSWORD and not 6 <= len(secret) <= 128:
-        raise Unprocessable(
-            "A password is 6 to 128 characters.",
-            code="invalid_password",
-            fields={"secret": ["6 to 128 characters."]},
-        )
-
-
-@transaction.atomic
-def guest_access_update(*, gallery: Gallery, changes: GuestAccessChanges) -> Gallery:
-    """Change who gets in and what they may download. A new access mode or secret bumps
-    ``access_version``: every guest token issued before stops working."""
-    gallery = gallery_lock(studio=gallery.studio, gallery_id=gallery.id)
-    fields: list[str] = []
-    access = changes.get("access", gallery.access)
-    secret = changes.get("secret")
-    if access != Gallery.Access.PUBLIC:
-        if secret is None and (access != gallery.access or not gallery.access_secret):
-            raise Unprocessable(
-                f"Give the {access} guests will need.",
-                code="secret_required",
-                fields={"secret": ["Required for this access."]},
-            )
-        if secret is not None:
-            _check_secret(access, secret)
-    if access != gallery.access or (secret is not None and access != Gallery.Access.PUBLIC):
-        gallery.access = access
-        gallery.access_secret = make_password(secret) if access != "public" else ""
-        gallery.access_version = F("access_version") + 1
-        fields += ["access", "access_secret", "access_version"]
-    for name in ("listed", "require_registration"):
-        if name in changes:
-            setattr(gallery, name, changes[name])  # type: ignore[literal-required]
-            fields.append(name)
-    if "download_sizes" in changes:
-        gallery.download_sizes = [s for s in DOWNLOAD_SIZES if s in changes["download_sizes"]]
-        fields.append("download_sizes")
-    if "download_pin" in changes:
-        pin = changes["download_pin"]
-        if pin and not _is_pin(pin):
-            raise Unprocessable(
-                "A PIN is 4 to 8 digits.",
-                code="invalid_pin",
-                fields={"download_pin": ["4 to 8 digits."]},
-            )
-        gallery.download_pin = make_password(pin) if pin else ""
-        fields.append("download_pin")
-    if fields:
-        gallery.save(update_fields=[*fields, "updated_at"])
-        gallery.refresh_from_db(fields=["access_version"])
-    return gallery
-
-
 # --- The studio's site ------------------------------------------------------------------------
 @transaction.atomic
 def studio_logo_set(*, studio: Studio, data: bytes) -> Studio:
@@ -474,16 +375,13 @@ def studio_logo_set(*, studio: Studio, data: bytes) -> Studio:
     get_storage().put_object(
         key=key, body=data, content_type="image/png", cache_control="private, max-age=300"
     )
-    Studio.objects.filter(id=studio.id).update(logo_key=key)
-    studio.logo_key = key
-    return studio
+    return studio_logo_key_set(studio=studio, key=key)
 
 
 @transaction.atomic
 def studio_logo_remove(*, studio: Studio) -> Studio:
     key = studio.logo_key
-    Studio.objects.filter(id=studio.id).update(logo_key="")
-    studio.logo_key = ""
+    studio_logo_key_set(studio=studio, key="")
     if key:
         transaction.on_commit(lambda: get_storage().delete_many(keys=[key]))
     return studio

@@ -22,6 +22,7 @@ from accounts.services.studios import (
     studio_changed_notify,
     studio_create,
     studio_delete,
+    studio_logo_key_set,
     studio_switch,
     studio_update,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "studio_create",
     "studio_delete",
     "studio_leave",
+    "studio_logo_key_set",
     "studio_switch",
     "studio_update",
     "studio_usage_add",

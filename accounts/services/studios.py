@@ -217,3 +217,11 @@ def studio_delete(*, studio: Studio, confirm_slug: str) -> None:
     studio.refresh_from_db(fields=["deleted_at"])
     # Its site stops answering now, not when the cached routing expires (domains' hook).
     studio_changed_notify(studio=studio, old_slug=studio.slug)
+
+
+@transaction.atomic
+def studio_logo_key_set(*, studio: Studio, key: str) -> Studio:
+    """The storage key of the logo on the studio's site ("" for none); guests stores the image."""
+    Studio.objects.filter(id=studio.id).update(logo_key=key)
+    studio.logo_key = key
+    return studio

@@ -177,7 +177,7 @@ def download_job_list(*, studio: Studio, gallery: Gallery) -> QuerySet[DownloadJ
 
 
 def download_job_reusable(
-    *, gallery: Gallery, album_id: uuid.UUID | None, size: str
+    *, gallery: Gallery, album_id: uuid.UUID | None, size: str, guests_only: bool = False
 ) -> DownloadJob | None:
     """A job that already answers this request: queued or running, or ready, unexpired, and
     made after the last change of any photo in the gallery (a photo added, edited, hidden or
@@ -186,6 +186,8 @@ def download_job_reusable(
     candidates = DownloadJob.objects.filter(
         gallery=gallery, album_id=album_id, size=size, state__in=["queued", "running", "ready"]
     ).order_by("-created_at")
+    if guests_only:
+        candidates = candidates.filter(requested_by__isnull=True)
     for job in candidates[:5]:
         if job.state == DownloadJob.State.READY:
             if job.expires_at is None or job.expires_at <= now:

@@ -52,10 +52,16 @@ QUEUED_TIMEOUT = dt.timedelta(hours=12)
 # --- Request ----------------------------------------------------------------------------------
 @transaction.atomic
 def download_job_request(
-    *, gallery: Gallery, by: User | None, size: str, album_id: uuid.UUID | None = None
+    *,
+    gallery: Gallery,
+    by: User | None,
+    size: str,
+    album_id: uuid.UUID | None = None,
+    requested_by_email: str = "",
 ) -> tuple[DownloadJob, bool]:
     """The job that delivers this ZIP: an identical still-valid one, or a new queued one
-    (built after commit). Returns ``(job, created)``."""
+    (built after commit). Returns ``(job, created)``. A guest's request (``by`` None, with the
+    email they registered, if any) reuses only guests' jobs: members' jobs stay theirs."""
     # The gallery lock serialises identical requests, so two clicks make one job.
     gallery = gallery_lock(studio=gallery.studio, gallery_id=gallery.id)
     album = None
@@ -67,7 +73,9 @@ def download_job_request(
                 code="invalid_album",
                 fields={"album_id": ["Not an album of this gallery."]},
             )
-    existing = download_job_reusable(gallery=gallery, album_id=album_id, size=size)
+    existing = download_job_reusable(
+        gallery=gallery, album_id=album_id, size=size, guests_only=by is None
+    )
     if existing is not None:
         return existing, False
     job = DownloadJob(
@@ -75,6 +83,7 @@ def download_job_request(
         gallery=gallery,
         album=album,
         requested_by=by,
+        requested_by_email=requested_by_email if by is None else "",
         size=size,
         state=DownloadJob.State.QUEUED,
     )

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from accounts.permissions import Perm
 from galleries import selectors as gallery_selectors
 from galleries.models import DownloadJob, Gallery
+from galleries.services.access import gallery_guest_access_update
 from galleries.services.watermarks import LOGO_MAX_BYTES
 from guests import selectors, services
 from picpick.core.apis import StudioAPIView
@@ -98,7 +99,7 @@ class GuestAccessApi(StudioAPIView):
     def patch(self, request, gallery_id):
         data = self.InputSerializer.validate_or_raise(request.data)
         gallery = gallery_selectors.gallery_get(studio=self.studio, gallery_id=gallery_id)
-        gallery = services.guest_access_update(gallery=gallery, changes=data)
+        gallery = gallery_guest_access_update(gallery=gallery, changes=data)
         return Response(access_body(gallery))
 
 

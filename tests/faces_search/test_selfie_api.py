@@ -23,6 +23,7 @@ from faces.models import (
     Person,
 )
 from galleries.models import Gallery, Photo
+from galleries.services.access import gallery_guest_access_update
 from picpick.testing.scenes import build_scene
 from tests.faces_search.conftest import selfie_bytes
 
@@ -254,10 +255,9 @@ def test_unpublished_or_expired_gallery_refuses_guests(
 
 
 def test_a_pin_gallery_needs_its_token_for_selfie_search(anon_client, shared_gallery):
-    from guests import services as guest_services
 
     gallery = shared_gallery.gallery
-    guest_services.guest_access_update(gallery=gallery, changes={"access": "pin", "secret": "4321"})
+    gallery_guest_access_update(gallery=gallery, changes={"access": "pin", "secret": "4321"})
     url = guest_url(gallery.id)
     response = post_selfie(anon_client, url, selfie_bytes("obama/obama1.jpg"))
     assert (response.status_code, _error(response)) == (403, "gallery_locked")

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from galleries import services as gallery_services
 from galleries.models import Gallery
-from guests import services as guest_services
+from galleries.services.access import gallery_guest_access_update
 
 STUDIO_A_HOST = "annasmith.localhost"
 STUDIO_B_HOST = "bobsweddings.localhost"
@@ -37,9 +37,7 @@ def protect(gallery: Gallery, access: str, secret: str | None = None, **changes)
     """Set the gallery's guest access through the studio's service (hashes, version bump)."""
     if access != Gallery.Access.PUBLIC:
         changes["secret"] = secret or secret_of(access)
-    updated = guest_services.guest_access_update(
-        gallery=gallery, changes={"access": access, **changes}
-    )
+    updated = gallery_guest_access_update(gallery=gallery, changes={"access": access, **changes})
     gallery.refresh_from_db()
     return updated
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 from domains.models import Domain
 from galleries.models import Gallery
-from guests import services as guest_services
+from galleries.services.access import gallery_guest_access_update
 from guests.models import Favourite, Visitor
 from picpick.core.storage import get_storage
 from picpick.testing.scenes import faces_dir
@@ -98,7 +98,7 @@ def pin_gallery(studio_a, shared_faces, local_storage):  # noqa: F811
     gallery = shared.gallery
     Gallery.objects.filter(id=gallery.id).update(slug="smith-wedding", name="Smith Wedding")
     gallery.refresh_from_db()
-    guest_services.guest_access_update(
+    gallery_guest_access_update(
         gallery=gallery, changes={"access": "pin", "secret": PIN, "download_sizes": ["web"]}
     )
     storage = get_storage()
