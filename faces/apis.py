@@ -19,7 +19,7 @@ from galleries.selectors import gallery_get, photo_get
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import NotFound
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body
+from picpick.core.pagination import PageParams, page_body
 from picpick.core.serializers import InputSerializer
 
 TAGS = ["people"]
@@ -156,18 +156,11 @@ def _page(page, rows: list[dict], serializer: type[serializers.Serializer]) -> d
     return page_body(page, serializer(rows, many=True).data)
 
 
-class PageFilters(serializers.Serializer):
-    cursor = serializers.CharField(required=False, allow_blank=True)
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-    )
-
-
-class PeopleFilters(PageFilters):
+class PeopleFilters(PageParams):
     hidden = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class PhotosWithFilters(PageFilters):
+class PhotosWithFilters(PageParams):
     people = serializers.CharField(help_text="Comma-separated person ids: photos with ALL of them.")
 
 
@@ -264,14 +257,14 @@ class FaceReviewApi(StudioAPIView):
         tags=TAGS,
         operation_id="faces_review",
         summary="Review queue: automatic assignments near the threshold",
-        parameters=[PageFilters],
+        parameters=[PageParams],
         responses={
             200: _page_serializer("ReviewFacePage", FaceOutputSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request, gallery_id):
-        filters = filters_parse(PageFilters, request.query_params)
+        filters = filters_parse(PageParams, request.query_params)
         gallery = gallery_get(studio=self.studio, gallery_id=gallery_id)
         page = selectors.review_page(
             gallery=gallery, cursor=filters.get("cursor") or None, page_size=filters["page_size"]
@@ -298,14 +291,14 @@ class FaceListApi(StudioAPIView):
         tags=TAGS,
         operation_id="faces_unassigned",
         summary="Faces of the gallery not in any person",
-        parameters=[PageFilters],
+        parameters=[PageParams],
         responses={
             200: _page_serializer("UnassignedFacePage", FaceOutputSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request, gallery_id):
-        filters = filters_parse(PageFilters, request.query_params)
+        filters = filters_parse(PageParams, request.query_params)
         gallery = gallery_get(studio=self.studio, gallery_id=gallery_id)
         page = selectors.unassigned_page(
             gallery=gallery, cursor=filters.get("cursor") or None, page_size=filters["page_size"]
@@ -394,14 +387,14 @@ class PersonPhotosApi(StudioAPIView):
         tags=TAGS,
         operation_id="person_photos",
         summary="Photos of a person (keyset-paginated, signed thumbnails)",
-        parameters=[PageFilters],
+        parameters=[PageParams],
         responses={
             200: _page_serializer("PersonPhotoPage", PersonPhotoSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request, person_id):
-        filters = filters_parse(PageFilters, request.query_params)
+        filters = filters_parse(PageParams, request.query_params)
         person = selectors.person_get(studio=self.studio, person_id=person_id)
         page = selectors.person_photos_page(
             person=person, cursor=filters.get("cursor") or None, page_size=filters["page_size"]

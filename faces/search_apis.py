@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import Perm
 from faces import search_service, selectors
-from faces.apis import PageFilters, _page, _page_serializer
+from faces.apis import _page, _page_serializer
 from faces.selfie_http import (
     SELFIE_BODY_BYTES,
     SELFIE_ERRORS,
@@ -22,6 +22,7 @@ from galleries import selectors as gallery_selectors
 from galleries.filters import filters_parse
 from picpick.core.apis import StudioAPIView
 from picpick.core.openapi import error_responses
+from picpick.core.pagination import PageParams
 from picpick.core.transactions import outside_request_transaction
 
 TAGS = ["selfie search"]
@@ -67,14 +68,14 @@ class HideRequestListApi(StudioAPIView):
         tags=TAGS,
         operation_id="galleries_hide_requests_list",
         summary="Guests' hide-me requests of a gallery, newest first",
-        parameters=[PageFilters],
+        parameters=[PageParams],
         responses={
             200: _page_serializer("HideRequestPage", HideRequestOutputSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request, gallery_id):
-        filters = filters_parse(PageFilters, request.query_params)
+        filters = filters_parse(PageParams, request.query_params)
         gallery = gallery_selectors.gallery_get(studio=self.studio, gallery_id=gallery_id)
         page = selectors.hide_requests_page(
             gallery=gallery,

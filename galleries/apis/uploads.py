@@ -19,7 +19,7 @@ from galleries.services.uploads import PartUrl, StartedFile
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import ApplicationError
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body
+from picpick.core.pagination import PageParams, page_body
 from picpick.core.serializers import InputSerializer
 from picpick.core.storage import MAX_PARTS, UploadedPart, get_storage
 from picpick.core.transactions import outside_request_transaction
@@ -546,12 +546,8 @@ class UploadBatchDetailApi(StudioAPIView):
 class UploadBatchFilesApi(StudioAPIView):
     permissions = {"GET": Perm.PHOTO_UPLOAD}
 
-    class UploadBatchFilesFilterSerializer(InputSerializer):
+    class UploadBatchFilesFilterSerializer(InputSerializer, PageParams):
         state = serializers.ChoiceField(choices=upload_selectors.FILE_STATES, required=False)
-        cursor = serializers.CharField(required=False, allow_blank=True)
-        page_size = serializers.IntegerField(
-            min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-        )
 
     @extend_schema(
         tags=TAGS,

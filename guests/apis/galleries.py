@@ -24,7 +24,7 @@ from picpick.core.apis import site_studio_id
 from picpick.core.clientaddr import client_address
 from picpick.core.errors import NotFound, Unprocessable
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, page_body
+from picpick.core.pagination import PageParams, page_body
 from picpick.core.serializers import InputSerializer
 
 
@@ -258,12 +258,8 @@ GuestPhotoPage = inline_serializer(
 
 
 class PhotoListApi(GuestAPIView):
-    class Filters(InputSerializer):
+    class Filters(InputSerializer, PageParams):
         album = serializers.UUIDField(required=False)
-        cursor = serializers.CharField(required=False, max_length=500)
-        page_size = serializers.IntegerField(
-            required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-        )
 
     @extend_schema(
         tags=TAGS,
