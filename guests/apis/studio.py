@@ -11,6 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.permissions import Perm
+from domains.selectors import studio_site_url
 from galleries import selectors as gallery_selectors
 from galleries.models import DownloadJob, Gallery
 from galleries.services.access import gallery_guest_access_update
@@ -34,8 +35,6 @@ class GuestAccessSerializer(serializers.Serializer):
 
 
 def access_body(gallery: Gallery) -> dict:
-    from domains.selectors import studio_site_url
-
     return GuestAccessSerializer(
         {
             "access": gallery.access,
