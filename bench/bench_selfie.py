@@ -6,7 +6,7 @@ noise (≈0.45 between two faces of one person, ≈1.4 between people, like dlib
 
 Measured:
 
-- the search step alone (``faces.search.search`` + ``best_per_photo`` on the in-memory
+- the search step alone (``faces.matching.search`` + ``best_per_photo`` on the in-memory
   matrix, queries drawn from the gallery's people): p50/p95 ms at 10^4, 10^5, 10^6 faces;
 - building the index from its rows (10^5 faces: bytes -> matrix, id codes, norms), without
   and with the database query;
@@ -51,11 +51,11 @@ def _synthetic(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
 
 
 def _index_of(matrix: np.ndarray, photos: int):
-    from faces import search
+    from faces import matching
 
     count = len(matrix)
     photo_codes = (np.arange(count) % photos).astype(np.int32)
-    return search.index_from_matrix(
+    return matching.index_from_matrix(
         matrix,
         face_ids=list(range(count)),
         photo_codes=photo_codes,
@@ -66,7 +66,7 @@ def _index_of(matrix: np.ndarray, photos: int):
 
 
 def _search_step(count: int, rng: np.random.Generator) -> tuple[float, float, int]:
-    from faces import search
+    from faces import matching
     from faces.embedding import MATCH_DISTANCE
 
     matrix, centres = _synthetic(count, rng)
@@ -77,14 +77,15 @@ def _search_step(count: int, rng: np.random.Generator) -> tuple[float, float, in
     times, hits = [], []
     for query in queries:
         started = time.perf_counter()
-        found = search.best_per_photo(index, search.search(index, query, threshold=MATCH_DISTANCE))
+        hits_found = matching.search(index, query, threshold=MATCH_DISTANCE)
+        found = matching.best_per_photo(index, hits_found)
         times.append((time.perf_counter() - started) * 1000)
         hits.append(len(found))
     return statistics.median(times), percentile(times, 0.95), int(statistics.median(hits))
 
 
 def _build_from_rows(rng: np.random.Generator) -> float:
-    from faces import search
+    from faces import matching
     from faces.embedding import to_bytes
 
     matrix, _ = _synthetic(E2E_FACES, rng)
@@ -94,7 +95,7 @@ def _build_from_rows(rng: np.random.Generator) -> float:
         for i, vector in enumerate(matrix)
     ]
     started = time.perf_counter()
-    search.index_from_rows(rows)
+    matching.index_from_rows(rows)
     return time.perf_counter() - started
 
 
@@ -115,9 +116,10 @@ def _end_to_end(rng: np.random.Generator) -> tuple[float, float, float, int] | N
         from django.test import Client
 
         from accounts.models import Studio
-        from faces import search, search_service
+        from faces import services
         from faces.embedding import to_bytes
         from faces.models import Face, GalleryFaceIndex
+        from faces.selectors.index import INDEX_CACHE, index_for_gallery
         from galleries.keys import derivative_key
         from galleries.models import Gallery, Photo
 
@@ -152,7 +154,7 @@ def _end_to_end(rng: np.random.Generator) -> tuple[float, float, float, int] | N
             ),
             batch_size=1000,
         )
-        selfie = search_service.selfie_face(data=data).embedding
+        selfie = services.selfie_face(data=data).embedding
         matrix, _ = _synthetic(E2E_FACES, rng)
         # The guest is in 40 photos: their faces are near the selfie's own embedding.
         matrix[:FACES_PER_PERSON] = selfie + rng.normal(0, 0.02, (FACES_PER_PERSON, 128))
@@ -172,9 +174,9 @@ def _end_to_end(rng: np.random.Generator) -> tuple[float, float, float, int] | N
                 )
                 for i, vector in enumerate(matrix[start : start + batch])
             )
-        search.INDEX_CACHE.clear()
+        INDEX_CACHE.clear()
         started = time.perf_counter()
-        index = search.index_for_gallery(gallery_id=gallery.id)  # the first search's build
+        index = index_for_gallery(gallery_id=gallery.id)  # the first search's build
         build_db = time.perf_counter() - started
         assert index.size == E2E_FACES
 
@@ -188,7 +190,7 @@ def _end_to_end(rng: np.random.Generator) -> tuple[float, float, float, int] | N
             assert response.status_code == 200, response.content[:300]
             count = response.json()["count"]
         times = times[2:]  # warm-up: models loaded, connection open
-        search.INDEX_CACHE.clear()
+        INDEX_CACHE.clear()
         return statistics.median(times), percentile(times, 0.95), build_db, count
 
 

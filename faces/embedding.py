@@ -18,7 +18,7 @@ hard ones -- busy skin-coloured rooms, tungsten cast, underexposed, black and wh
   first pass finds nothing more and costs 0.1 s more; crops zoomed to 160–180 px or cut tighter
   lose 1–8 small faces; blobs under 48 px can't hold a 40 px face and are skipped);
 - the first pass reads 1024 px rather than 800: the selfie search is this first pass alone
-  (``faces.search_service``), and at 800 px faces of 78-100 px per 1024 px of photo were
+  (``faces.services.search``), and at 800 px faces of 78-100 px per 1024 px of photo were
   left to the blob pass, which misses some looking down or tilted (3 of the 90 faces the
   selfie path found in 30 such scenes; none at 1024). Measured (CPU time, best of 3): 0.15 ->
   0.18 s detection per typical scene, 0.82 -> 0.87 s per hard one, recall unchanged (66/66,

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import MemoryFileUploadHandler
 from rest_framework import serializers
 
-from faces import search_service
+from faces import services
 from picpick.core.serializers import InputSerializer
 
 # Room for the multipart framing and the other fields around the file.
@@ -30,7 +30,7 @@ class _SelfieUploadHandler(MemoryFileUploadHandler):
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
         if self.received > settings.PICPICK_SELFIE_MAX_BYTES:
-            raise search_service.SelfieTooLarge(too_large_message())
+            raise services.SelfieTooLarge(too_large_message())
         return super().receive_data_chunk(raw_data, start)
 
 
@@ -45,7 +45,7 @@ def selfie_upload_prepare(django_request) -> None:
         return
     declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
     if declared > settings.PICPICK_SELFIE_MAX_BYTES + MULTIPART_OVERHEAD:
-        raise search_service.SelfieTooLarge(too_large_message())
+        raise services.SelfieTooLarge(too_large_message())
     django_request.upload_handlers = [_SelfieUploadHandler(django_request)]
     django_request._selfie_handler_set = True
 
@@ -58,7 +58,7 @@ def selfie_bytes(request, serializer_class) -> tuple[bytes, dict]:
     serializer.is_valid(raise_exception=True)
     upload = serializer.validated_data.pop("selfie")
     if upload.size > settings.PICPICK_SELFIE_MAX_BYTES:
-        raise search_service.SelfieTooLarge(too_large_message())
+        raise services.SelfieTooLarge(too_large_message())
     return upload.read(), serializer.validated_data
 
 

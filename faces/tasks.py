@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-# --- People (faces.clustering_service) -------------------------------------------------------
+# --- People (faces.services.clustering) ------------------------------------------------------
 
 
 @shared_task
@@ -13,26 +13,26 @@ def gallery_cluster_soon(gallery_id: str, full: bool = False) -> bool:
 
     Cheap enough to be called after every photo (directly or as a message).
     """
-    from faces.clustering_service import gallery_cluster_schedule
+    from faces.services import gallery_cluster_schedule
 
     return gallery_cluster_schedule(gallery_id=gallery_id, full=full)
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
 def gallery_cluster_run(gallery_id: str) -> str:
-    from faces.clustering_service import gallery_cluster_run as run
+    from faces.services import gallery_cluster_run as run
 
     return run(gallery_id=gallery_id)
 
 
 @shared_task
 def galleries_cluster_sweep() -> int:
-    from faces.clustering_service import galleries_cluster_sweep as sweep
+    from faces.services import galleries_cluster_sweep as sweep
 
     return sweep()
 
 
-# --- Detection (faces.services, faces.pipeline) ----------------------------------------------
+# --- Detection (faces.services.face_data, faces.pipeline) ------------------------------------
 
 
 @shared_task

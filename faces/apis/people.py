@@ -1,7 +1,7 @@
-"""Studio People API: a gallery's people, their photos, and the corrections that stick.
+"""Studio People API: a gallery's people and their photos, and the corrections made to a person.
 
 Reads need GALLERY_VIEW, corrections GALLERY_EDIT. Every object is looked up through the
-studio-scoped selectors, so another studio's person, face or gallery is a 404.
+studio-scoped selectors, so another studio's person or gallery is a 404.
 """
 
 from __future__ import annotations
@@ -11,18 +11,15 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.permissions import Perm
-from faces import clustering_service as service
-from faces import selectors
-from faces.models import Face, Person
+from faces import selectors, services
+from faces.apis.common import PEOPLE_TAGS, face_box, page_data, page_serializer
+from faces.models import Person
 from galleries.filters import filters_parse
-from galleries.selectors import gallery_get, photo_get
+from galleries.selectors import gallery_get
 from picpick.core.apis import StudioAPIView
-from picpick.core.errors import NotFound
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import PageParams, page_body
+from picpick.core.pagination import PageParams
 from picpick.core.serializers import InputSerializer
-
-TAGS = ["people"]
 
 
 # --- Output --------------------------------------------------------------------------------
@@ -45,18 +42,6 @@ class PersonOutputSerializer(serializers.Serializer):
     face_count = serializers.IntegerField()
     photo_count = serializers.IntegerField()
     cover = CoverSerializer(allow_null=True)
-
-
-class FaceOutputSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    photo_id = serializers.UUIDField()
-    person_id = serializers.UUIDField(allow_null=True)
-    assignment = serializers.ChoiceField(choices=Face.Assignment.choices)
-    distance = serializers.FloatField(allow_null=True)
-    box = serializers.ListField(child=serializers.IntegerField())
-    size = serializers.IntegerField()
-    added_manually = serializers.BooleanField()
-    thumb_url = serializers.CharField(allow_null=True)
 
 
 class PersonPhotoSerializer(serializers.Serializer):
@@ -83,21 +68,6 @@ class GroupingSerializer(serializers.Serializer):
     faces_waiting = serializers.IntegerField(help_text="Faces found but not yet grouped.")
 
 
-def _page_serializer(name: str, item: type[serializers.Serializer]):
-    return inline_serializer(
-        name=name,
-        fields={
-            "results": item(many=True),
-            "next": serializers.CharField(allow_null=True),
-            "previous": serializers.CharField(allow_null=True),
-        },
-    )
-
-
-def _box(face: Face) -> list[int]:
-    return [face.left, face.top, face.right, face.bottom]
-
-
 def _people_data(people: list[Person]) -> list[dict]:
     covers = [p.cover_face for p in people]
     urls = selectors.thumb_urls([c.photo if c else None for c in covers])
@@ -117,7 +87,7 @@ def _people_data(people: list[Person]) -> list[dict]:
                     "face_id": cover.id,
                     "photo_id": cover.photo_id,
                     "thumb_url": url,
-                    "box": _box(cover),
+                    "box": face_box(cover),
                     "photo_width": cover.photo.width,
                     "photo_height": cover.photo.height,
                 },
@@ -126,34 +96,12 @@ def _people_data(people: list[Person]) -> list[dict]:
     return out
 
 
-def _faces_data(faces: list[Face]) -> list[dict]:
-    urls = selectors.thumb_urls([f.photo for f in faces])
-    return [
-        {
-            "id": f.id,
-            "photo_id": f.photo_id,
-            "person_id": f.person_id,
-            "assignment": f.assignment,
-            "distance": f.distance,
-            "box": _box(f),
-            "size": f.size,
-            "added_manually": f.added_manually,
-            "thumb_url": url,
-        }
-        for f, url in zip(faces, urls, strict=True)
-    ]
-
-
 def _photos_data(photos: list) -> list[dict]:
     urls = selectors.thumb_urls(photos)
     return [
         {"id": p.id, "position": p.position, "width": p.width, "height": p.height, "thumb_url": u}
         for p, u in zip(photos, urls, strict=True)
     ]
-
-
-def _page(page, rows: list[dict], serializer: type[serializers.Serializer]) -> dict:
-    return page_body(page, serializer(rows, many=True).data)
 
 
 class PeopleFilters(PageParams):
@@ -169,7 +117,7 @@ class PeopleListApi(StudioAPIView):
     permissions = {"GET": Perm.GALLERY_VIEW}
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="people_list",
         summary="People of a gallery, largest first, with a cover face",
         description=(
@@ -202,7 +150,7 @@ class PeopleListApi(StudioAPIView):
         )
         grouping = GroupingSerializer(selectors.grouping_status(gallery=gallery)).data
         # The page body as every list answers it, and beside it the state of the grouping.
-        body = _page(page, _people_data(page.items), PersonOutputSerializer)
+        body = page_data(page, _people_data(page.items), PersonOutputSerializer)
         return Response({**body, "grouping": grouping})
 
 
@@ -210,7 +158,7 @@ class PeopleReclusterApi(StudioAPIView):
     permissions = {"POST": Perm.GALLERY_EDIT}
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="people_recluster",
         summary="Queue a full re-cluster of the gallery (debounced)",
         request=None,
@@ -221,7 +169,7 @@ class PeopleReclusterApi(StudioAPIView):
     )
     def post(self, request, gallery_id):
         gallery = gallery_get(studio=self.studio, gallery_id=gallery_id)
-        queued = service.gallery_cluster_schedule(gallery_id=gallery.id, full=True)
+        queued = services.gallery_cluster_schedule(gallery_id=gallery.id, full=True)
         return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -229,12 +177,12 @@ class PhotosWithPeopleApi(StudioAPIView):
     permissions = {"GET": Perm.GALLERY_VIEW}
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="people_photos_with",
         summary="Photos in which all the given people appear (A AND B)",
         parameters=[PhotosWithFilters],
         responses={
-            200: _page_serializer("PeoplePhotoPage", PersonPhotoSerializer),
+            200: page_serializer("PeoplePhotoPage", PersonPhotoSerializer),
             **error_responses(400, 401, 403, 404, 422),
         },
     )
@@ -247,97 +195,7 @@ class PhotosWithPeopleApi(StudioAPIView):
             cursor=filters.get("cursor") or None,
             page_size=filters["page_size"],
         )
-        return Response(_page(page, _photos_data(page.items), PersonPhotoSerializer))
-
-
-class FaceReviewApi(StudioAPIView):
-    permissions = {"GET": Perm.GALLERY_VIEW}
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="faces_review",
-        summary="Review queue: automatic assignments near the threshold",
-        parameters=[PageParams],
-        responses={
-            200: _page_serializer("ReviewFacePage", FaceOutputSerializer),
-            **error_responses(400, 401, 403, 404),
-        },
-    )
-    def get(self, request, gallery_id):
-        filters = filters_parse(PageParams, request.query_params)
-        gallery = gallery_get(studio=self.studio, gallery_id=gallery_id)
-        page = selectors.review_page(
-            gallery=gallery, cursor=filters.get("cursor") or None, page_size=filters["page_size"]
-        )
-        return Response(_page(page, _faces_data(page.items), FaceOutputSerializer))
-
-
-class FaceListApi(StudioAPIView):
-    """Unassigned faces (GET) and a face drawn by hand on a photo (POST)."""
-
-    permissions = {"GET": Perm.GALLERY_VIEW, "POST": Perm.GALLERY_EDIT}
-
-    class FaceAddInputSerializer(InputSerializer):
-        photo_id = serializers.UUIDField()
-        box = serializers.ListField(
-            child=serializers.IntegerField(min_value=0),
-            min_length=4,
-            max_length=4,
-            help_text="left, top, right, bottom in original-photo pixels",
-        )
-        person_id = serializers.UUIDField(required=False, allow_null=True)
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="faces_unassigned",
-        summary="Faces of the gallery not in any person",
-        parameters=[PageParams],
-        responses={
-            200: _page_serializer("UnassignedFacePage", FaceOutputSerializer),
-            **error_responses(400, 401, 403, 404),
-        },
-    )
-    def get(self, request, gallery_id):
-        filters = filters_parse(PageParams, request.query_params)
-        gallery = gallery_get(studio=self.studio, gallery_id=gallery_id)
-        page = selectors.unassigned_page(
-            gallery=gallery, cursor=filters.get("cursor") or None, page_size=filters["page_size"]
-        )
-        return Response(_page(page, _faces_data(page.items), FaceOutputSerializer))
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="faces_add",
-        summary="Add a face the detector missed, by its box (optionally to a person)",
-        request=FaceAddInputSerializer,
-        responses={
-            201: FaceOutputSerializer,
-            **error_responses(
-                400, 401, 403, 404, 409, 422,
-                e409="`person_hidden` or `photo_not_processed`.",
-                e422="`box_outside_photo` or `different_galleries`.",
-            ),
-        },
-    )  # fmt: skip
-    def post(self, request, gallery_id):
-        gallery = gallery_get(studio=self.studio, gallery_id=gallery_id)
-        data = self.FaceAddInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        photo = photo_get(studio=self.studio, photo_id=data.validated_data["photo_id"])
-        if photo.gallery_id != gallery.id:
-            raise NotFound("Photo not found.")
-        person = None
-        if data.validated_data.get("person_id"):
-            person = selectors.person_get(
-                studio=self.studio, person_id=data.validated_data["person_id"]
-            )
-        face = service.face_add_manual(
-            photo=photo, box=tuple(data.validated_data["box"]), person=person
-        )
-        face.photo = photo
-        return Response(
-            FaceOutputSerializer(_faces_data([face])[0]).data, status=status.HTTP_201_CREATED
-        )
+        return Response(page_data(page, _photos_data(page.items), PersonPhotoSerializer))
 
 
 # --- Person-level --------------------------------------------------------------------------
@@ -354,7 +212,7 @@ class PersonDetailApi(StudioAPIView):
         hidden = serializers.BooleanField(required=False)
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="person_get",
         summary="One person",
         responses={200: PersonOutputSerializer, **error_responses(401, 403, 404)},
@@ -363,7 +221,7 @@ class PersonDetailApi(StudioAPIView):
         return _person_response(selectors.person_get(studio=self.studio, person_id=person_id))
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="person_update",
         summary="Rename, hide or unhide a person",
         request=PersonUpdateInputSerializer,
@@ -374,9 +232,9 @@ class PersonDetailApi(StudioAPIView):
         data = self.PersonUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if "name" in data.validated_data:
-            person = service.person_rename(person=person, name=data.validated_data["name"])
+            person = services.person_rename(person=person, name=data.validated_data["name"])
         if "hidden" in data.validated_data:
-            person = service.person_set_hidden(person=person, hidden=data.validated_data["hidden"])
+            person = services.person_set_hidden(person=person, hidden=data.validated_data["hidden"])
         return _person_response(person)
 
 
@@ -384,12 +242,12 @@ class PersonPhotosApi(StudioAPIView):
     permissions = {"GET": Perm.GALLERY_VIEW}
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="person_photos",
         summary="Photos of a person (keyset-paginated, signed thumbnails)",
         parameters=[PageParams],
         responses={
-            200: _page_serializer("PersonPhotoPage", PersonPhotoSerializer),
+            200: page_serializer("PersonPhotoPage", PersonPhotoSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
@@ -399,7 +257,7 @@ class PersonPhotosApi(StudioAPIView):
         page = selectors.person_photos_page(
             person=person, cursor=filters.get("cursor") or None, page_size=filters["page_size"]
         )
-        return Response(_page(page, _photos_data(page.items), PersonPhotoSerializer))
+        return Response(page_data(page, _photos_data(page.items), PersonPhotoSerializer))
 
 
 class PersonMergeApi(StudioAPIView):
@@ -409,7 +267,7 @@ class PersonMergeApi(StudioAPIView):
         into = serializers.UUIDField(help_text="The person this one is merged into.")
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="person_merge",
         summary="Merge this person into another (its faces become manual there)",
         request=MergeInputSerializer,
@@ -425,7 +283,7 @@ class PersonMergeApi(StudioAPIView):
         data = self.MergeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         target = selectors.person_get(studio=self.studio, person_id=data.validated_data["into"])
-        return _person_response(service.person_merge(source=source, target=target))
+        return _person_response(services.person_merge(source=source, target=target))
 
 
 class PersonSplitApi(StudioAPIView):
@@ -437,7 +295,7 @@ class PersonSplitApi(StudioAPIView):
         )
 
     @extend_schema(
-        tags=TAGS,
+        tags=PEOPLE_TAGS,
         operation_id="person_split",
         summary="Move the given faces of this person to a new person",
         request=SplitInputSerializer,
@@ -450,95 +308,7 @@ class PersonSplitApi(StudioAPIView):
         person = selectors.person_get(studio=self.studio, person_id=person_id)
         data = self.SplitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        new = service.person_split(person=person, face_ids=data.validated_data["face_ids"])
+        new = services.person_split(person=person, face_ids=data.validated_data["face_ids"])
         response = _person_response(new)
         response.status_code = status.HTTP_201_CREATED
         return response
-
-
-# --- Face-level ----------------------------------------------------------------------------
-def _face_response(face: Face) -> Response:
-    face = Face.objects.select_related("photo").get(id=face.id)
-    return Response(FaceOutputSerializer(_faces_data([face])[0]).data)
-
-
-class FaceRemoveApi(StudioAPIView):
-    permissions = {"POST": Perm.GALLERY_EDIT}
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="face_remove",
-        summary="Not this person: remove the face from its person (also the review 'reject')",
-        request=None,
-        responses={
-            200: FaceOutputSerializer,
-            **error_responses(401, 403, 404, 422, e422="`face_not_assigned`."),
-        },
-    )
-    def post(self, request, face_id):
-        face = selectors.face_get(studio=self.studio, face_id=face_id)
-        return _face_response(service.face_remove_from_person(face=face))
-
-
-class FaceConfirmApi(StudioAPIView):
-    permissions = {"POST": Perm.GALLERY_EDIT}
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="face_confirm",
-        summary="Review: the automatic assignment is right (it becomes manual)",
-        request=None,
-        responses={
-            200: FaceOutputSerializer,
-            **error_responses(401, 403, 404, 422, e422="`face_not_assigned`."),
-        },
-    )
-    def post(self, request, face_id):
-        face = selectors.face_get(studio=self.studio, face_id=face_id)
-        return _face_response(service.face_confirm(face=face))
-
-
-class FaceAssignApi(StudioAPIView):
-    permissions = {"POST": Perm.GALLERY_EDIT}
-
-    class AssignInputSerializer(InputSerializer):
-        person_id = serializers.UUIDField()
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="face_assign",
-        summary="Assign a face to a person by hand",
-        request=AssignInputSerializer,
-        responses={
-            200: FaceOutputSerializer,
-            **error_responses(
-                400, 401, 403, 404, 409, 422,
-                e409="`person_hidden`.", e422="`different_galleries`.",
-            ),
-        },
-    )  # fmt: skip
-    def post(self, request, face_id):
-        face = selectors.face_get(studio=self.studio, face_id=face_id)
-        data = self.AssignInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        person = selectors.person_get(
-            studio=self.studio, person_id=data.validated_data["person_id"]
-        )
-        return _face_response(service.face_assign(face=face, person=person))
-
-
-class FaceRejectApi(FaceRemoveApi):
-    """The review queue's one-click "reject": the same decision as removing the face."""
-
-    @extend_schema(
-        tags=TAGS,
-        operation_id="face_reject",
-        summary="Review: the automatic assignment is wrong (a rejection; the face is unassigned)",
-        request=None,
-        responses={
-            200: FaceOutputSerializer,
-            **error_responses(401, 403, 404, 422, e422="`face_not_assigned`."),
-        },
-    )
-    def post(self, request, face_id):
-        return super().post(request, face_id)

@@ -9,8 +9,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.permissions import Perm
-from faces import search_service, selectors
-from faces.apis import _page, _page_serializer
+from faces import selectors, services
+from faces.apis.common import page_data, page_serializer
 from faces.selfie_http import (
     SELFIE_BODY_BYTES,
     SELFIE_ERRORS,
@@ -46,9 +46,9 @@ class StudioSelfieSearchApi(StudioAPIView):
     )
     def post(self, request, gallery_id):
         gallery = gallery_selectors.gallery_get(studio=self.studio, gallery_id=gallery_id)
-        search_service.face_search_check(gallery=gallery)
+        services.face_search_check(gallery=gallery)
         data, _ = selfie_bytes(request, SelfieInputSerializer)
-        result = search_service.selfie_search(gallery=gallery, data=data, for_guest=False)
+        result = services.selfie_search(gallery=gallery, data=data, for_guest=False)
         return Response(SelfieSearchOutputSerializer(result).data)
 
 
@@ -70,7 +70,7 @@ class HideRequestListApi(StudioAPIView):
         summary="Guests' hide-me requests of a gallery, newest first",
         parameters=[PageParams],
         responses={
-            200: _page_serializer("HideRequestPage", HideRequestOutputSerializer),
+            200: page_serializer("HideRequestPage", HideRequestOutputSerializer),
             **error_responses(400, 401, 403, 404),
         },
     )
@@ -91,4 +91,4 @@ class HideRequestListApi(StudioAPIView):
             }
             for r in page.items
         ]
-        return Response(_page(page, rows, HideRequestOutputSerializer))
+        return Response(page_data(page, rows, HideRequestOutputSerializer))

@@ -1,4 +1,7 @@
-"""Reads of people and faces, always scoped to the studio (another studio's id is a 404)."""
+"""Reads of people and faces, always scoped to the studio (another studio's id is a 404).
+
+The selfie-search index (built from the faces, cached per process) is ``faces.selectors.index``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Studio
 from faces.clustering import DEFAULT_THRESHOLD
-from faces.clustering_service import gallery_cluster_running
 from faces.models import Face, GalleryFaceIndex, HideRequest, Person
 from faces.pipeline import MAX_ATTEMPTS, photos_faces_missing
+from faces.services.clustering import gallery_cluster_running
 from galleries.models import Gallery, Photo
 from galleries.selectors.delivery import photo_urls_many
 from picpick.core.errors import NotFound, Unprocessable

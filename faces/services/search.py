@@ -19,9 +19,10 @@ from PIL import Image
 
 from faces.embedding import FaceConfig, detect, encode_boxes
 from faces.lock_objects import face_index_lock
+from faces.matching import FaceIndex, Hit, best_per_photo, majority_person, search
 from faces.models import Face, GalleryFaceIndex, HideRequest, Person
 from faces.pipeline import face_config
-from faces.search import FaceIndex, Hit, best_per_photo, index_for_gallery, majority_person, search
+from faces.selectors.index import index_for_gallery
 from galleries import imaging
 from galleries.models import Gallery, Photo
 from picpick.core import ratelimit

@@ -7,7 +7,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from faces import search_service
+from faces import services
 from faces.selfie_http import (
     SELFIE_BODY_BYTES,
     SELFIE_ERRORS,
@@ -43,9 +43,7 @@ class _GuestSelfieView(GuestAPIView):
 
 
 def _rate_limit(request, gallery_id) -> None:
-    wait = search_service.selfie_rate_limit_take(
-        gallery_id=gallery_id, address=client_address(request)
-    )
+    wait = services.selfie_rate_limit_take(gallery_id=gallery_id, address=client_address(request))
     if wait is not None:
         raise Throttled(wait=wait, detail="Too many selfie searches; try again shortly.")
 
@@ -66,10 +64,10 @@ class PublicSelfieSearchApi(_GuestSelfieView):
     )
     def post(self, request, gallery_id):
         gallery, _grant = self.open_gallery(gallery_id)
-        search_service.face_search_check(gallery=gallery)
+        services.face_search_check(gallery=gallery)
         _rate_limit(request, gallery.id)
         data, _ = selfie_bytes(request, SelfieInputSerializer)
-        result = search_service.selfie_search(gallery=gallery, data=data, for_guest=True)
+        result = services.selfie_search(gallery=gallery, data=data, for_guest=True)
         return Response(SelfieSearchOutputSerializer(result).data)
 
 
@@ -93,10 +91,10 @@ class PublicHideMeApi(_GuestSelfieView):
     )
     def post(self, request, gallery_id):
         gallery, _grant = self.open_gallery(gallery_id)
-        search_service.face_search_check(gallery=gallery)
+        services.face_search_check(gallery=gallery)
         _rate_limit(request, gallery.id)
         data, fields = selfie_bytes(request, HideMeInputSerializer)
-        hide = search_service.hide_me(
+        hide = services.hide_me(
             gallery=gallery, data=data, email=fields["email"], address=client_address(request)
         )
         return Response(HideMeOutputSerializer(hide).data)

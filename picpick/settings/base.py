@@ -320,7 +320,7 @@ PICPICK_PROCESSING_REQUEUE_MINUTES = env_int(
 )
 # --- end of Processing ---
 
-# --- Selfie search (faces.search, faces.search_service) -------------------------------------
+# --- Selfie search (faces.matching, faces.selectors.index, faces.services.search) -----------
 # Per-process LRU of gallery face matrices (512 B per face + ids): 10^5 faces ≈ 70 MB.
 PICPICK_FACE_INDEX_CACHE_BYTES = env_int(
     "PICPICK_FACE_INDEX_CACHE_BYTES", 512 * 1024 * 1024, minimum=0
@@ -385,7 +385,7 @@ PICPICK_GUEST_MAX_LISTS = env_int("PICPICK_GUEST_MAX_LISTS", 20, minimum=1)
 PICPICK_GUEST_MAX_FAVOURITES = env_int("PICPICK_GUEST_MAX_FAVOURITES", 5000, minimum=1)
 # --- end of Face detection ---
 
-# --- People (faces.clustering_service) -------------------------------------------------------
+# --- People (faces.services.clustering) ------------------------------------------------------
 # A clustering run starts this long after the first face of a burst: the photos of an upload
 # batch arrive over minutes, and one run per photo would recluster the gallery hundreds of times.
 PICPICK_FACE_CLUSTER_DELAY_SECONDS = env_int(

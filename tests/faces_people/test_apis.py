@@ -12,9 +12,9 @@ from PIL import Image
 
 from accounts.models import Role
 from accounts.permissions import ROLE_PERMISSIONS, Perm
-from faces import clustering_service as service
 from faces import tasks
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
+from faces.services import clustering as service
 from picpick.testing.factories import GalleryFactory, PhotoFactory
 from picpick.testing.scenes import faces_dir
 from tests.faces_people.conftest import add_faces, person_vectors

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from faces import clustering_service as service
 from faces.models import Face, Person
+from faces.services import clustering as service
 from galleries.models import Gallery
 from tests.faces_people.conftest import add_faces, person_vectors
 from tests.races import race

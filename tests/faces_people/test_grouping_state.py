@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from faces import clustering_service as service
 from faces import pipeline, tasks
 from faces.embedding import FoundFace
 from faces.models import PhotoFaceScan
 from faces.selectors import grouping_status
+from faces.services import clustering as service
 from galleries.models import Photo
 from picpick.testing.factories import GalleryFactory, PhotoFactory
 from tests.faces_people.conftest import person_vectors

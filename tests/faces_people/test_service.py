@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faces import clustering_service as service
 from faces import tasks
 from faces.embedding import to_bytes
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
+from faces.services import clustering as service
 from tests.faces_people.conftest import add_faces, person_vectors
 
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,9 @@ import pytest
 from django.core.cache import cache
 from PIL import Image
 
-from faces import search
 from faces.embedding import find_faces, to_bytes
 from faces.models import Face, GalleryFaceIndex, Person
+from faces.selectors.index import INDEX_CACHE
 from galleries.keys import derivative_key
 from galleries.models import Gallery
 from picpick.testing.factories import GalleryFactory, PhotoFactory
@@ -108,7 +108,7 @@ def shared_gallery(studio_a, shared_faces) -> SharedGallery:
 def _fresh_caches():
     """Rate-limit counters and the per-process index cache start empty in every test."""
     cache.clear()
-    search.INDEX_CACHE.clear()
+    INDEX_CACHE.clear()
     yield
     cache.clear()
-    search.INDEX_CACHE.clear()
+    INDEX_CACHE.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from faces.models import Face, GalleryFaceIndex, HideRequest
-from faces.search_service import client_hash
+from faces.services import client_hash
 from tests.faces_search.conftest import selfie_bytes
 from tests.faces_search.test_selfie_api import guest_url, post_selfie
 

@@ -2,7 +2,8 @@
 
 The photos people try as a selfie are often gallery photos; a gallery once stored 2 faces of a
 photo in which selfie search found 3 (a small face looking down). The selfie path is the
-gallery's first pass alone (``search_service._selfie_config``), so it can never see more.
+gallery's first pass alone (``faces.services.search._selfie_config``), so it can never see
+more.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from faces import embedding, search_service
+from faces import embedding
 from faces.pipeline import box_iou, face_config
+from faces.services import search as search_service
 from galleries import imaging
 from picpick.testing import scenes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from faces import embedding
-from faces.search_service import selfie_face
+from faces.services import selfie_face
 from picpick.testing.scenes import build_scene
 from tests.faces_search.conftest import selfie_bytes
 
