@@ -10,9 +10,9 @@ _SAVEPOINT_SQL = re.compile(r"^\s*(RELEASE |ROLLBACK TO )?SAVEPOINT\b", re.IGNOR
 
 
 class QueryCount(CaptureQueriesContext):
-    """Every request is one transaction (ATOMIC_REQUESTS). Inside a test's own transaction
-    that transaction is a savepoint, whose statements a deployment never sends (it sends
-    BEGIN/COMMIT, which Django does not count as queries): query counts leave them out."""
+    """Every writing request is one transaction (picpick.core.transactions). Inside a test's
+    own transaction that transaction is a savepoint, whose statements a deployment never sends
+    (it sends BEGIN/COMMIT, which Django does not count as queries): counts leave them out."""
 
     @property
     def captured_queries(self):

@@ -16,13 +16,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.urls import is_valid_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework import status as http
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
+
+from picpick.core.transactions import in_request_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +165,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         return None  # a real bug: let Django log it and answer 500
 
-    if getattr(context.get("view"), "request_transaction", True):
-        set_rollback()  # nothing half-written: the request's transaction is rolled back
+    request = context.get("request")
+    if request is not None and in_request_transaction(request):
+        # Nothing half-written: the request's own transaction (the innermost open block here:
+        # the services' blocks have ended) is rolled back.
+        transaction.set_rollback(True)
     return Response(body, status=status, headers=headers)
 
 

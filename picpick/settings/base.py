@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: every writing request's view runs in one transaction (picpick.core.transactions).
+    "picpick.core.transactions.RequestTransactionMiddleware",
 ]
 
 ROOT_URLCONF = "picpick.urls"
@@ -90,10 +92,6 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'picpick.sqlite3'}
 
 def database_config(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=0)
-    # One transaction per request: an error anywhere in a view rolls back every write it made
-    # (DRF's exception handler marks the rollback). Views whose services do I/O opt out with
-    # picpick.core.transactions.outside_request_transaction.
-    config["ATOMIC_REQUESTS"] = True
     if config["ENGINE"] == "django.db.backends.mysql":
         config["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True

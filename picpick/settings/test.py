@@ -40,8 +40,8 @@ PICPICK_EDGE_CNAME = "edge.picpick.test"
 PICPICK_EDGE_IPV4 = ["203.0.113.10"]
 PICPICK_EDGE_IPV6 = ["2001:db8::10"]
 
-# Every request is one transaction. An in-memory SQLite test database is one connection that
-# the live server's threads share, so concurrent requests would nest their transactions on it:
+# Every writing request is one transaction. An in-memory SQLite test database is one connection
+# that the live server's threads share, so concurrent writes would nest their transactions on it:
 # the SQLite test database is a file (one per test process), where each thread has its own
 # connection and SQLite's lock serialises the writers as it does under `make run`.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

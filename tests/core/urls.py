@@ -1,5 +1,6 @@
 """A tiny URLconf for testing the shared plumbing on its own."""
 
+from django.db import connection
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -53,7 +54,26 @@ class TwoGalleriesOutsideApi(TwoGalleriesApi):
     pass
 
 
+class TransactionProbeApi(StudioAPIView):
+    """Says whether the view runs inside a transaction."""
+
+    permissions = {"GET": Perm.GALLERY_VIEW, "POST": Perm.GALLERY_VIEW}
+
+    def get(self, request):
+        return Response({"in_transaction": connection.in_atomic_block})
+
+    def post(self, request):
+        return Response({"in_transaction": connection.in_atomic_block})
+
+
+@outside_request_transaction
+class TransactionProbeOutsideApi(TransactionProbeApi):
+    pass
+
+
 urlpatterns = [
+    path("api/v1/transaction-probe/", TransactionProbeApi.as_view()),
+    path("api/v1/transaction-probe-outside/", TransactionProbeOutsideApi.as_view()),
     path("api/v1/two-galleries/", TwoGalleriesApi.as_view()),
     path("api/v1/two-galleries-outside/", TwoGalleriesOutsideApi.as_view()),
     path("api/v1/echo/", EchoApi.as_view()),
