@@ -22,6 +22,7 @@ api_v1 = [
     path("", include("faces.urls")),
     path("", include("domains.urls")),
     path("", include("guests.urls")),
+    path("", include("crm.urls")),
 ]
 
 urlpatterns = [

@@ -18,6 +18,31 @@ import numpy as np
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, Role, Studio, StudioUsage, User
+from crm.models import (
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    CustomFieldDefinition,
+    EmailMessage,
+    EmailTemplate,
+    ImportJob,
+    Inquiry,
+    InquiryForm,
+    Job,
+    JobContact,
+    JobGallery,
+    Pipeline,
+    Stage,
+    StageChange,
+    Task,
+    TimelineEvent,
+    Workflow,
+    WorkflowRun,
+    WorkflowStep,
+    WorkflowStepRun,
+)
+from crm.models import Tag as CrmTag
 from domains.models import Domain
 from faces.embedding import to_bytes
 from faces.models import (
@@ -363,3 +388,228 @@ class FavouriteFactory(factory.django.DjangoModelFactory):
     photo = factory.SubFactory(
         PhotoFactory, gallery=factory.SelfAttribute("..favourite_list.gallery")
     )
+
+
+# --- CRM ---------------------------------------------------------------------------------------
+class CustomFieldDefinitionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomFieldDefinition
+
+    studio = factory.SubFactory(StudioFactory)
+    applies_to = CustomFieldDefinition.AppliesTo.CONTACT
+    key = factory.Sequence(lambda n: f"field_{n}")
+    label = factory.Sequence(lambda n: f"Field {n}")
+    kind = CustomFieldDefinition.Kind.TEXT
+
+
+class CrmTagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CrmTag
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    studio = factory.SubFactory(StudioFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"client{n}@example.com")
+
+
+class ContactEmailFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactEmail
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    email = factory.Sequence(lambda n: f"other{n}@example.com")
+
+
+class ContactPhoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactPhone
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    number = factory.Sequence(lambda n: f"+4420794600{n % 100:02d}")
+
+
+class ContactTagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactTag
+
+    contact = factory.SubFactory(ContactFactory)
+    tag = factory.SubFactory(CrmTagFactory, studio=factory.SelfAttribute("..contact.studio"))
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImportJob
+
+    studio = factory.SubFactory(StudioFactory)
+    filename = "contacts.csv"
+    file_key = factory.Sequence(lambda n: f"studios/imports/{n}.csv")
+    file_sha256 = factory.Sequence(lambda n: hashlib.sha256(str(n).encode()).hexdigest())
+
+
+class PipelineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Pipeline
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"Pipeline {n}")
+
+
+class StageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Stage
+
+    pipeline = factory.SubFactory(PipelineFactory)
+    studio = factory.SelfAttribute("pipeline.studio")
+    name = factory.Sequence(lambda n: f"Stage {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Job
+
+    stage = factory.SubFactory(StageFactory)
+    pipeline = factory.SelfAttribute("stage.pipeline")
+    studio = factory.SelfAttribute("stage.studio")
+    name = factory.Sequence(lambda n: f"Job {n}")
+    stage_entered_at = factory.LazyFunction(timezone.now)
+    currency = "USD"
+
+
+class JobContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = JobContact
+
+    job = factory.SubFactory(JobFactory)
+    studio = factory.SelfAttribute("job.studio")
+    contact = factory.SubFactory(ContactFactory, studio=factory.SelfAttribute("..job.studio"))
+
+
+class JobGalleryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = JobGallery
+
+    job = factory.SubFactory(JobFactory)
+    studio = factory.SelfAttribute("job.studio")
+    gallery = factory.SubFactory(GalleryFactory, studio=factory.SelfAttribute("..job.studio"))
+
+
+class StageChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StageChange
+
+    job = factory.SubFactory(JobFactory)
+    studio = factory.SelfAttribute("job.studio")
+    to_stage = factory.SelfAttribute("job.stage")
+
+
+class EmailTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailTemplate
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"Template {n}")
+    subject = "Hello {{ client.first_name }}"
+    body = "Hi {{ client.first_name }},\n\nSee you on {{ job.event_date }}.\n"
+
+
+class InquiryFormFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InquiryForm
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"Form {n}")
+    slug = factory.Sequence(lambda n: f"form-{n}")
+
+
+class InquiryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Inquiry
+
+    form = factory.SubFactory(InquiryFormFactory)
+    studio = factory.SelfAttribute("form.studio")
+    contact = factory.SubFactory(ContactFactory, studio=factory.SelfAttribute("..form.studio"))
+    answers = factory.LazyFunction(lambda: {"message": "We are getting married!"})
+
+
+class EmailMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailMessage
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    to = factory.SelfAttribute("contact.email")
+    subject = "Hello"
+    body = "Hi there."
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    job = factory.SubFactory(JobFactory)
+    studio = factory.SelfAttribute("job.studio")
+    title = factory.Sequence(lambda n: f"Task {n}")
+
+
+class WorkflowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Workflow
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"Workflow {n}")
+
+
+class WorkflowStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkflowStep
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    studio = factory.SelfAttribute("workflow.studio")
+    trigger = WorkflowStep.Trigger.EVENT_OFFSET
+    offset_days = -7
+    action = WorkflowStep.Action.CREATE_TASK
+    task_title = "Send the timeline questionnaire"
+
+
+class WorkflowRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkflowRun
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    studio = factory.SelfAttribute("workflow.studio")
+    job = factory.SubFactory(
+        JobFactory, stage__pipeline__studio=factory.SelfAttribute("....workflow.studio")
+    )
+
+
+class WorkflowStepRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkflowStepRun
+
+    run = factory.SubFactory(WorkflowRunFactory)
+    studio = factory.SelfAttribute("run.studio")
+    job = factory.SelfAttribute("run.job")
+    step = factory.SubFactory(WorkflowStepFactory, workflow=factory.SelfAttribute("..run.workflow"))
+    due_at = factory.LazyFunction(timezone.now)
+
+
+class TimelineEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimelineEvent
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    kind = "note"
+    payload = factory.LazyFunction(lambda: {"text": "Called; they want a second shooter."})
+    occurred_at = factory.LazyFunction(timezone.now)

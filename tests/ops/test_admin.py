@@ -25,6 +25,7 @@ from galleries.models import (
     UploadBatch,
     Watermark,
 )
+from picpick.testing import factories
 from picpick.testing.factories import (
     AlbumFactory,
     GalleryFactory,
@@ -115,6 +116,24 @@ def one_of_everything(alice, studio_a):
     )
     token_pair_for(user=alice, studio=studio_a)  # records an OutstandingToken
     BlacklistedToken.objects.create(token=OutstandingToken.objects.first())
+    # The CRM: one row of each model (the factories build their parents, of one studio).
+    for crm_factory in (
+        factories.ContactEmailFactory,
+        factories.ContactPhoneFactory,
+        factories.ContactTagFactory,
+        factories.CustomFieldDefinitionFactory,
+        factories.ImportJobFactory,
+        factories.JobContactFactory,
+        factories.JobGalleryFactory,
+        factories.StageChangeFactory,
+        factories.EmailTemplateFactory,
+        factories.InquiryFactory,
+        factories.EmailMessageFactory,
+        factories.TaskFactory,
+        factories.WorkflowStepRunFactory,
+        factories.TimelineEventFactory,
+    ):
+        crm_factory()
 
 
 def test_every_app_with_models_of_ours_is_registered():

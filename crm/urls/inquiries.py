@@ -1,0 +1,5 @@
+"""CRM routes: inquiries (under /api/v1/crm/)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
