@@ -1,0 +1,5 @@
+"""Hook registrations of the CRM: gallery_events."""
+
+
+def register() -> None:
+    """Called once from CrmConfig.ready."""

@@ -1,0 +1,5 @@
+"""Hook registrations of the CRM: work."""
+
+
+def register() -> None:
+    """Called once from CrmConfig.ready."""
