@@ -126,6 +126,7 @@ class Contact(StudioOwnedModel):
             models.Index(fields=["studio", "email"], name="crm_contact_email"),
             models.Index(fields=["studio", "phone"], name="crm_contact_phone"),
             models.Index(fields=["studio", "company"], name="crm_contact_company"),
+            models.Index(fields=["studio", "created_at"], name="crm_contact_created"),
         ]
 
     def __str__(self) -> str:
@@ -152,11 +153,16 @@ class ContactEmail(StudioOwnedModel):
 class ContactPhone(StudioOwnedModel):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="phones")
     number = models.CharField(max_length=20)  # E.164
+    # The number's digits reversed: "ends with 5550100" becomes a prefix match an index answers.
+    digits_reversed = models.CharField(max_length=20, blank=True, default="")
     label = models.CharField(max_length=30, blank=True)  # mobile, home, work, ...
     is_primary = models.BooleanField(default=False)
 
     class Meta:
-        indexes = [models.Index(fields=["studio", "number"], name="crm_phone_number")]
+        indexes = [
+            models.Index(fields=["studio", "number"], name="crm_phone_number"),
+            models.Index(fields=["studio", "digits_reversed"], name="crm_phone_suffix"),
+        ]
 
     def __str__(self) -> str:
         return self.number
