@@ -389,6 +389,8 @@ class EmailTemplate(StudioOwnedModel):
     name = models.CharField(max_length=100)
     subject = models.CharField(max_length=300)
     body = models.TextField()  # plain text with {{ placeholders }}, rendered sandboxed
+    # An optional HTML part (its values HTML-escaped); without it the email is plain text only.
+    html_body = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -418,6 +420,10 @@ class EmailMessage(StudioOwnedModel):
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=300)
     body = models.TextField()
+    html_body = models.TextField(blank=True)
+    # Set by a workflow step (its step run and the recipient): a re-run of the step finds the
+    # message it made instead of queueing a second one.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -458,6 +464,10 @@ class Task(StudioOwnedModel):
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The workflow step that made it (one task per step run: a re-run finds it).
+    workflow_step_run = models.OneToOneField(
+        "WorkflowStepRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="task"
     )
 
     class Meta:
