@@ -187,6 +187,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PicPick <no-reply@picpick.lo
 # Links in emails are built from this, never from the request's Host header.
 PICPICK_PUBLIC_URL = env_str("PICPICK_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 PICPICK_APP_URL = env_str("PICPICK_APP_URL", PICPICK_PUBLIC_URL).rstrip("/")
+# CRM: the region a phone number typed without a country prefix is read in (ISO 3166 alpha-2),
+# and the largest contacts CSV an import accepts.
+PICPICK_CRM_PHONE_REGION = env_str("PICPICK_CRM_PHONE_REGION", "US").upper()
+PICPICK_CRM_IMPORT_MAX_BYTES = env_int(
+    "PICPICK_CRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024, maximum=500 * 1024 * 1024
+)
 
 # --- Storage -------------------------------------------------------------------------------
 # Photo bytes go straight from clients to object storage with presigned requests
@@ -537,6 +543,10 @@ SPECTACULAR_SETTINGS = {
         "DomainKindEnum": "domains.models.Domain.Kind",
         "DownloadJobStateEnum": "galleries.models.DownloadJob.State",
         "DownloadSizeEnum": "galleries.models.DownloadJob.Size",
+        "CustomFieldKindEnum": "crm.models.CustomFieldDefinition.Kind",
+        "CustomFieldAppliesToEnum": "crm.models.CustomFieldDefinition.AppliesTo",
+        "ContactSourceEnum": "crm.models.Contact.Source",
+        "ImportJobStateEnum": "crm.models.ImportJob.State",
     },
 }
 

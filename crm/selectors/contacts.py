@@ -1,0 +1,396 @@
+"""Contacts: the studio's reads (get, search, exports, a person's data for GDPR art. 15).
+
+Search stays on indexes at 100,000 contacts a studio: names by prefix on
+``(studio, last_name, first_name)`` / ``(studio, first_name)``, emails by prefix on the unique
+``(studio, email)`` of ContactEmail, phones by E.164 on ``(studio, number)`` or by a digits
+suffix as a prefix of ``(studio, digits_reversed)``, tags through ``(tag, contact)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+
+from accounts.models import Studio
+from crm.custom_fields import custom_fields_visible
+from crm.models import (
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    ContactTag,
+    CustomFieldDefinition,
+    ImportJob,
+    Job,
+    JobContact,
+    Tag,
+)
+from crm.phones import phone_digits, phone_try_parse
+from guests.models import Favourite, Visitor
+from picpick.core.errors import ApplicationError
+from picpick.core.selectors import studio_object_or_404
+
+# ?ordering= value -> the keyset ordering (non-null fields; the id is added as tie-breaker).
+ORDERINGS: dict[str, list[str]] = {
+    "name": ["last_name", "first_name"],
+    "-name": ["-last_name", "-first_name"],
+    "first_name": ["first_name"],
+    "created_at": ["created_at"],
+    "-created_at": ["-created_at"],
+    "email": ["email"],
+    "company": ["company"],
+}
+DEFAULT_ORDERING = "name"
+MIN_PHONE_SUFFIX = 6
+_PHONEISH = re.compile(r"^[\d\s()+.\-/]+$")
+# Ids found by email, phone or tag before the page query: a search term matching more rows than
+# this is too broad to be one person, so only the first ones are kept.
+MATCH_LIMIT = 5000
+
+
+def phone_region(studio: Studio) -> str:
+    """The region a number without a country prefix is read in: the studio's country when the
+    studio has one, else the configured default."""
+    return (getattr(studio, "country", "") or settings.PICPICK_CRM_PHONE_REGION).upper()
+
+
+def contact_get(*, studio: Studio, contact_id: Any) -> Contact:
+    return studio_object_or_404(
+        Contact.objects.all(), studio=studio, object_id=contact_id, message="No such contact."
+    )
+
+
+def contact_get_detailed(*, studio: Studio, contact_id: Any) -> Contact:
+    return studio_object_or_404(
+        _with_lists(Contact.objects.all()),
+        studio=studio,
+        object_id=contact_id,
+        message="No such contact.",
+    )
+
+
+def _with_lists(qs: QuerySet[Contact]) -> QuerySet[Contact]:
+    return qs.prefetch_related(
+        Prefetch("emails", queryset=ContactEmail.objects.order_by("-is_primary", "created_at")),
+        Prefetch("phones", queryset=ContactPhone.objects.order_by("-is_primary", "created_at")),
+        Prefetch("tags", queryset=Tag.objects.order_by("name")),
+    )
+
+
+def contact_definitions(*, studio: Studio) -> list[CustomFieldDefinition]:
+    return list(
+        CustomFieldDefinition.objects.filter(studio=studio, applies_to="contact").order_by(
+            "position", "key"
+        )
+    )
+
+
+def custom_field_list(*, studio: Studio, applies_to: str | None = None):
+    qs = CustomFieldDefinition.objects.filter(studio=studio)
+    if applies_to:
+        qs = qs.filter(applies_to=applies_to)
+    return qs.order_by("applies_to", "position", "key")
+
+
+def custom_field_get(*, studio: Studio, definition_id: Any) -> CustomFieldDefinition:
+    return studio_object_or_404(
+        CustomFieldDefinition.objects.all(),
+        studio=studio,
+        object_id=definition_id,
+        message="No such custom field.",
+    )
+
+
+def custom_values_visible(contact: Contact, definitions: list[CustomFieldDefinition]) -> dict:
+    return custom_fields_visible(definitions, contact.custom_fields)
+
+
+def _ids(qs: QuerySet) -> list[uuid.UUID]:
+    return list(qs.values_list("contact_id", flat=True)[:MATCH_LIMIT])
+
+
+def _search(studio: Studio, q: str) -> Q:
+    """The condition for ``?q=``: an email (exact or prefix), a phone (E.164 exact or a digits
+    suffix), else a name (prefix of first or last name; "first last" both)."""
+    q = " ".join(q.split())
+    if "@" in q:
+        return Q(
+            id__in=_ids(ContactEmail.objects.filter(studio=studio, email__startswith=q.lower()))
+        )
+    digits = phone_digits(q)
+    if _PHONEISH.match(q) and len(digits) >= MIN_PHONE_SUFFIX:
+        ids: set[uuid.UUID] = set()
+        e164 = phone_try_parse(q, region=phone_region(studio))
+        if e164:
+            ids.update(_ids(ContactPhone.objects.filter(studio=studio, number=e164)))
+        ids.update(
+            _ids(
+                ContactPhone.objects.filter(studio=studio, digits_reversed__startswith=digits[::-1])
+            )
+        )
+        return Q(id__in=ids)
+    if " " in q:
+        first, _, last = q.partition(" ")
+        return (
+            Q(first_name__istartswith=first, last_name__istartswith=last)
+            | Q(last_name__istartswith=q)
+            | Q(first_name__istartswith=q)
+        )
+    return Q(last_name__istartswith=q) | Q(first_name__istartswith=q)
+
+
+def contact_list(
+    *,
+    studio: Studio,
+    q: str = "",
+    tag: str = "",
+    source: str = "",
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    ordering: str = DEFAULT_ORDERING,
+) -> tuple[QuerySet[Contact], list[str]]:
+    """The studio's live contacts (not merged tombstones) matching the filters, and the keyset
+    ordering to page them by; an unknown ordering is a 400 ``invalid_ordering``."""
+    if ordering not in ORDERINGS:
+        raise ApplicationError(
+            f"Unknown ordering {ordering!r}.",
+            code="invalid_ordering",
+            fields={"ordering": [f"One of: {', '.join(ORDERINGS)}."]},
+        )
+    qs = Contact.objects.filter(studio=studio, merged_into__isnull=True)
+    if q.strip():
+        qs = qs.filter(_search(studio, q))
+    if tag:
+        found = Tag.objects.filter(studio=studio, name__iexact=tag.strip()).first()
+        if found is None:
+            return qs.none(), ORDERINGS[ordering]
+        qs = qs.filter(id__in=ContactTag.objects.filter(tag=found).values("contact_id"))
+    if source:
+        qs = qs.filter(source=source)
+    if created_after:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before:
+        qs = qs.filter(created_at__lt=created_before)
+    return _with_lists(qs), ORDERINGS[ordering]
+
+
+def import_job_get(*, studio: Studio, import_job_id: Any) -> ImportJob:
+    return studio_object_or_404(
+        ImportJob.objects.all(), studio=studio, object_id=import_job_id, message="No such import."
+    )
+
+
+# --- Exports ------------------------------------------------------------------------------------
+CONTACT_COLUMNS = [
+    "id",
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "other_emails",
+    "phone",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "tags",
+    "source",
+    "marketing_consent",
+    "notes",
+    "created_at",
+]
+
+
+def contact_export_rows(*, studio: Studio) -> Iterator[list[str]]:
+    """The header, then one row per live contact, read in chunks (flat memory)."""
+    definitions = contact_definitions(studio=studio)
+    yield CONTACT_COLUMNS + [d.key for d in definitions]
+    qs = (
+        Contact.objects.filter(studio=studio, merged_into__isnull=True)
+        .prefetch_related("emails", "tags")
+        .order_by("created_at", "id")
+    )
+    for c in qs.iterator(chunk_size=2000):
+        custom = custom_fields_visible(definitions, c.custom_fields)
+        yield [
+            str(c.id),
+            c.first_name,
+            c.last_name,
+            c.company,
+            c.email,
+            "; ".join(sorted(e.email for e in c.emails.all() if e.email != c.email)),
+            c.phone,
+            c.address_line1,
+            c.address_line2,
+            c.city,
+            c.region,
+            c.postal_code,
+            c.country,
+            "; ".join(sorted(t.name for t in c.tags.all())),
+            c.source,
+            "yes" if c.marketing_consent else "no",
+            c.notes,
+            c.created_at.isoformat(),
+        ] + ["" if custom.get(d.key) is None else str(custom[d.key]) for d in definitions]
+
+
+JOB_COLUMNS = [
+    "id",
+    "name",
+    "job_type",
+    "pipeline",
+    "stage",
+    "event_start",
+    "location",
+    "estimated_value",
+    "currency",
+    "lead_source",
+    "clients",
+    "created_at",
+]
+
+
+def job_export_rows(*, studio: Studio) -> Iterator[list[str]]:
+    yield JOB_COLUMNS
+    qs = (
+        Job.objects.filter(studio=studio)
+        .select_related("pipeline", "stage")
+        .prefetch_related(
+            Prefetch("job_contacts", queryset=JobContact.objects.select_related("contact"))
+        )
+        .order_by("created_at", "id")
+    )
+    for j in qs.iterator(chunk_size=1000):
+        yield [
+            str(j.id),
+            j.name,
+            j.job_type,
+            j.pipeline.name,
+            j.stage.name,
+            j.event_start.isoformat() if j.event_start else "",
+            j.location,
+            str(j.estimated_value),  # minor units of ``currency``
+            j.currency,
+            j.lead_source,
+            "; ".join(str(link.contact) for link in j.job_contacts.all()),
+            j.created_at.isoformat(),
+        ]
+
+
+# --- GDPR art. 15 -------------------------------------------------------------------------------
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+
+
+def contact_data_export(*, contact: Contact) -> dict:
+    """Everything the studio holds on the person, as JSON-ready data."""
+    studio = contact.studio
+    definitions = contact_definitions(studio=studio)
+    emails = list(
+        contact.emails.order_by("-is_primary", "created_at").values_list("email", flat=True)
+    )
+    visitors = list(
+        Visitor.objects.filter(studio=studio, email__in=emails)
+        .select_related("gallery")
+        .order_by("created_at")
+    )
+    favourites = (
+        Favourite.objects.filter(studio=studio, favourite_list__visitor__in=visitors)
+        .select_related("favourite_list", "photo")
+        .order_by("created_at")
+    )
+    fav_by_visitor: dict[uuid.UUID, list[dict]] = {}
+    for f in favourites:
+        fav_by_visitor.setdefault(f.favourite_list.visitor_id, []).append(
+            {
+                "list": f.favourite_list.name,
+                "photo_id": str(f.photo_id),
+                "filename": getattr(f.photo, "filename", ""),
+                "comment": f.comment,
+                "created_at": _iso(f.created_at),
+            }
+        )
+    fields = [
+        "first_name",
+        "last_name",
+        "company",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "source",
+        "notes",
+        "marketing_consent",
+        "marketing_consent_at",
+        "marketing_consent_source",
+        "created_at",
+        "updated_at",
+        "erased_at",
+    ]
+    return {
+        "contact": {"id": str(contact.id), **{f: _iso(getattr(contact, f)) for f in fields}},
+        "emails": emails,
+        "phones": [
+            {"number": p.number, "label": p.label, "primary": p.is_primary}
+            for p in contact.phones.order_by("-is_primary", "created_at")
+        ],
+        "tags": sorted(contact.tags.values_list("name", flat=True)),
+        "custom_fields": custom_fields_visible(definitions, contact.custom_fields),
+        "jobs": [
+            {
+                "id": str(link.job_id),
+                "name": link.job.name,
+                "role": link.role,
+                "stage": link.job.stage.name,
+                "event_start": _iso(link.job.event_start),
+                "estimated_value": link.job.estimated_value,
+                "currency": link.job.currency,
+            }
+            for link in contact.job_links.select_related("job__stage").order_by("created_at")
+        ],
+        "inquiries": [
+            {"id": str(i.id), "answers": i.answers, "origin": i.origin, "at": _iso(i.created_at)}
+            for i in contact.inquiries.order_by("created_at")
+        ],
+        "emails_sent": [
+            {
+                "id": str(m.id),
+                "to": m.to,
+                "subject": m.subject,
+                "body": m.body,
+                "state": m.state,
+                "sent_at": _iso(m.sent_at),
+            }
+            for m in contact.emails_sent.order_by("created_at")
+        ],
+        "tasks": [
+            {"id": str(t.id), "title": t.title, "notes": t.notes, "due_at": _iso(t.due_at)}
+            for t in contact.tasks.order_by("created_at")
+        ],
+        "timeline": [
+            {"kind": e.kind, "occurred_at": _iso(e.occurred_at), "payload": e.payload}
+            for e in contact.timeline.order_by("occurred_at", "id")
+        ],
+        "galleries_visited": [
+            {
+                "gallery_id": str(v.gallery_id),
+                "gallery_name": v.gallery.name,
+                "email": v.email,
+                "name": v.name,
+                "visits": v.visits,
+                "first_seen_at": _iso(v.created_at),
+                "last_seen_at": _iso(v.last_seen_at),
+                "favourites": fav_by_visitor.get(v.id, []),
+            }
+            for v in visitors
+        ],
+    }
