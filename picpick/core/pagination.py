@@ -154,6 +154,23 @@ def paginate(
     return Page(items=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)
 
 
+def first_page(rows: list[Any], *, ordering: list[str], page_size: int) -> Page:
+    """The first page of rows the caller read itself (in ``ordering``, id appended; up to
+    ``page_size + 1`` of them), with the cursor ``paginate`` gives for the next page. For
+    answers that read several lists' first pages in one query (a board's columns); the next
+    pages come from ``paginate`` with the same ordering."""
+    fields = [(name.lstrip("-"), name.startswith("-")) for name in ordering]
+    if not any(name in {"id", "pk"} for name, _ in fields):
+        fields.append(("id", fields[-1][1] if fields else False))
+    ordering_key = ",".join(f"{'-' if d else ''}{n}" for n, d in fields)
+    items = list(rows)[:page_size]
+    next_cursor = None
+    if len(rows) > page_size and items:
+        last = [getattr(items[-1], name) for name, _ in fields]
+        next_cursor = _make_cursor(last, reverse=False, ordering_key=ordering_key)
+    return Page(items=items, next_cursor=next_cursor, previous_cursor=None)
+
+
 def page_body(page: Page, results: list) -> dict:
     """The one shape of every list answer: ``{"results", "next", "previous"}``."""
     return {"results": results, "next": page.next_cursor, "previous": page.previous_cursor}
