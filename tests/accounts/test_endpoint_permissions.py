@@ -135,6 +135,16 @@ WRITES = [
     W("POST", "studio/logo/", P.STUDIO_EDIT, body={}),
     W("DELETE", "studio/logo/", P.STUDIO_EDIT),
     W("PATCH", "galleries/<uuid:gallery_id>/guest-access/", P.GALLERY_PUBLISH, body={}),
+    # crm: contacts
+    W("POST", "crm/custom-fields/", P.CRM_EDIT, body={}),
+    W("PATCH", "crm/custom-fields/<uuid:definition_id>/", P.CRM_EDIT, body={}),
+    W("DELETE", "crm/custom-fields/<uuid:definition_id>/", P.CRM_EDIT),
+    W("POST", "crm/contacts/", P.CRM_EDIT, body={}),
+    W("PATCH", "crm/contacts/<uuid:contact_id>/", P.CRM_EDIT, body={}),
+    W("DELETE", "crm/contacts/<uuid:contact_id>/", P.CRM_EDIT),
+    W("POST", "crm/contacts/<uuid:contact_id>/merge/", P.CRM_EDIT, body={}),
+    W("POST", "crm/contacts/<uuid:contact_id>/erase/", P.CRM_EDIT),
+    W("POST", "crm/contacts/imports/", P.CRM_EDIT, body={}),
     # crm: pipelines, stages and jobs
     W("POST", "crm/pipelines/", P.CRM_EDIT, body={}),
     W("PATCH", "crm/pipelines/<uuid:pipeline_id>/", P.CRM_EDIT, body={}),
