@@ -44,9 +44,20 @@ KINDS: dict[str, dict[str, Field]] = {
     "gallery_linked": {"gallery_id": _ID, "gallery_name": Field(str)},
     "gallery_delivered": {"gallery_id": _ID, "gallery_name": Field(str)},
     "gallery_first_visit": {"gallery_id": _ID, "gallery_name": Field(str), "email": _OPT_STR},
-    "favourites_made": {"gallery_id": _ID, "gallery_name": Field(str), "count": Field(int)},
-    "zip_downloaded": {"gallery_id": _ID, "gallery_name": Field(str), "size": Field(str)},
-    "marketing_opt_in": {"gallery_id": _ID, "gallery_name": Field(str)},
+    "favourites_made": {
+        "gallery_id": _ID,
+        "gallery_name": Field(str),
+        "count": Field(int),
+        "email": _OPT_STR,
+        "list": _OPT_STR,
+    },
+    "zip_downloaded": {
+        "gallery_id": _ID,
+        "gallery_name": Field(str),
+        "size": Field(str),
+        "email": _OPT_STR,
+    },
+    "marketing_opt_in": {"gallery_id": _ID, "gallery_name": Field(str), "email": _OPT_STR},
 }
 
 

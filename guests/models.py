@@ -19,6 +19,9 @@ class Visitor(StudioOwnedModel):
     name = models.CharField(max_length=120, blank=True)
     visits = models.PositiveIntegerField(default=1)
     last_seen_at = models.DateTimeField()
+    # The guest ticked "keep me posted" when registering (off by default); when they first did.
+    marketing_opt_in = models.BooleanField(default=False)
+    marketing_opt_in_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

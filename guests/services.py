@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
@@ -24,6 +25,7 @@ from galleries import keys
 from galleries.models import DownloadJob, Gallery
 from galleries.selectors.delivery import SignedUrl, photo_download_url
 from galleries.services.downloads import download_job_request
+from galleries.services.galleries import gallery_activity
 from galleries.services.watermarks import logo_validate
 from guests import selectors
 from guests.access import Grant
@@ -44,6 +46,12 @@ logger = logging.getLogger(__name__)
 
 # A single photo's download per size: the original file, or a derivative.
 _SINGLE_SOURCE = {"original": "original", "high": "preview", "web": "preview_wm"}
+
+# (visitor): a guest ticked the marketing opt-in on a gallery (the apps above guests make them
+# a contact). Run after the commit, each on its own: a failure is logged, never the guest's.
+VISITOR_OPTED_IN_HOOKS: list[Callable[[Visitor], None]] = []
+# A list's favourites are told to GALLERY_ACTIVITY_HOOKS at the first and every this many.
+FAVOURITES_ACTIVITY_EVERY = 10
 
 
 class GalleryExpired(ApplicationError):
@@ -171,10 +179,38 @@ def gallery_unlock(
     )
 
 
+def _visitor_opted_in(visitor: Visitor) -> None:
+    def run() -> None:
+        for hook in list(VISITOR_OPTED_IN_HOOKS):
+            try:
+                hook(visitor)
+            except Exception:
+                logger.exception(
+                    "visitor opt-in listener %s failed (visitor %s, gallery %s, studio %s)",
+                    getattr(hook, "__qualname__", hook),
+                    visitor.id,
+                    visitor.gallery_id,
+                    visitor.studio_id,
+                )
+
+    if VISITOR_OPTED_IN_HOOKS:
+        transaction.on_commit(run)
+
+
 @transaction.atomic
-def visitor_register(*, gallery: Gallery, grant: Grant | None, email: str, name: str = "") -> Grant:
+def visitor_register(
+    *,
+    gallery: Gallery,
+    grant: Grant | None,
+    email: str,
+    name: str = "",
+    marketing_opt_in: bool = False,
+) -> Grant:
     """Record the guest's email on the gallery (the studio sees who visited); a returning
-    email counts one more visit. Needs access to the gallery already."""
+    email counts one more visit. Needs access to the gallery already.
+
+    ``marketing_opt_in`` records consent the first time it is given; an unticked box on a
+    later visit withdraws nothing (the box starts unticked every time)."""
     gallery_check_open(gallery=gallery)
     current = grant_current(gallery=gallery, grant=grant)
     if current is None:
@@ -203,6 +239,17 @@ def visitor_register(*, gallery: Gallery, grant: Grant | None, email: str, name:
         visits=F("visits") + 1, **({"name": name} if name else {})
     )
     visitor = Visitor.objects.get(gallery=gallery, email=email)
+    if visitor.visits == 1:
+        gallery_activity(gallery=gallery, activity="first_visit", data={"email": email})
+    if marketing_opt_in and not visitor.marketing_opt_in:
+        # Conditional, so two registrations at once tell the listeners once.
+        opted_in = Visitor.objects.filter(id=visitor.id, marketing_opt_in=False).update(
+            marketing_opt_in=True, marketing_opt_in_at=timezone.now()
+        )
+        if opted_in:
+            visitor.refresh_from_db(fields=["marketing_opt_in", "marketing_opt_in_at"])
+            visitor.gallery = gallery
+            _visitor_opted_in(visitor)
     return current.with_visitor(visitor.id)
 
 
@@ -276,6 +323,13 @@ def favourite_set(
         studio_id=gallery.studio_id, favourite_list=favourite_list, photo=photo, comment=comment
     )
     FavouriteList.objects.filter(id=favourite_list.id).update(item_count=F("item_count") + 1)
+    count = favourite_list.item_count + 1  # exact: read under the list's lock
+    if count == 1 or count % FAVOURITES_ACTIVITY_EVERY == 0:
+        gallery_activity(
+            gallery=gallery,
+            activity="favourites",
+            data={"email": visitor.email, "list": favourite_list.name, "count": count},
+        )
     return favourite
 
 
@@ -343,13 +397,17 @@ def zip_request(
     visitor = selectors.visitor_get(gallery=gallery, visitor_id=grant.visitor_id)
     # Guests never see members' jobs (zip_job_get), so only guests' jobs are reused: guests
     # asking at the same moment share one.
-    return download_job_request(
-        gallery=gallery,
-        by=None,
-        size=size,
-        album_id=album_id,
-        requested_by_email=visitor.email if visitor is not None else "",
+    email = visitor.email if visitor is not None else ""
+    job, created = download_job_request(
+        gallery=gallery, by=None, size=size, album_id=album_id, requested_by_email=email
     )
+    # Every guest's ask, also one that shares a job another guest started.
+    gallery_activity(
+        gallery=gallery,
+        activity="zip_requested",
+        data={"email": email, "size": size, "album_id": str(album_id) if album_id else None},
+    )
+    return job, created
 
 
 def zip_job_get(*, gallery: Gallery, grant: Grant, job_id: uuid.UUID | str) -> DownloadJob:

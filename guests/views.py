@@ -203,6 +203,7 @@ def gallery_register(request, slug: str):
             grant=_grant(request, gallery),
             email=email,
             name=request.POST.get("name", "").strip()[:120],
+            marketing_opt_in=request.POST.get("marketing_opt_in") == "1",
         )
     except ApplicationError as exc:
         return _gate(request, gallery, error=exc.message, status=exc.status_code) or (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable
 from typing import TypedDict
@@ -29,8 +30,38 @@ from picpick.core.errors import Conflict, Unprocessable
 GALLERY_FACES_SWITCH_HOOKS: list[Callable[[Gallery, bool, User | None], None]] = []
 # (gallery, by): the gallery is about to be deleted, its rows still there.
 GALLERY_DELETE_HOOKS: list[Callable[[Gallery, User | None], None]] = []
+# (gallery, activity, data): something the studio may want on its records happened on the
+# gallery: "published" here; "first_visit", "favourites", "zip_requested" from guests (see
+# ``gallery_activity``). Run after the commit, each on its own.
+GALLERY_ACTIVITY_HOOKS: list[Callable[[Gallery, str, dict], None]] = []
 
 SLUG_MAX_LENGTH = 80
+
+logger = logging.getLogger(__name__)
+
+
+def gallery_activity(*, gallery: Gallery, activity: str, data: dict) -> None:
+    """Tell ``GALLERY_ACTIVITY_HOOKS`` once the current transaction commits (at once outside
+    one). After the commit, so a listener's work neither holds this transaction's locks nor
+    sees a change that is then rolled back; a listener that fails is logged, never the
+    caller's error: a guest's favourite must not fail because the studio's records did."""
+    if not GALLERY_ACTIVITY_HOOKS:
+        return
+
+    def run() -> None:
+        for hook in list(GALLERY_ACTIVITY_HOOKS):
+            try:
+                hook(gallery, activity, data)
+            except Exception:
+                logger.exception(
+                    "gallery activity listener %s failed (gallery %s, studio %s, %s)",
+                    getattr(hook, "__qualname__", hook),
+                    gallery.id,
+                    gallery.studio_id,
+                    activity,
+                )
+
+    transaction.on_commit(run)
 
 
 class GalleryChanges(TypedDict, total=False):
@@ -238,6 +269,7 @@ def gallery_publish(*, gallery: Gallery, by: User) -> Gallery:
     gallery.status = Gallery.Status.PUBLISHED
     gallery.published_at = timezone.now()
     gallery.save(update_fields=["status", "published_at", "updated_at"])
+    gallery_activity(gallery=gallery, activity="published", data={})
     return gallery
 
 

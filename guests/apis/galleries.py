@@ -214,6 +214,11 @@ class RegisterApi(GuestAPIView):
     class RegisterInput(InputSerializer):
         email = serializers.EmailField()
         name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+        marketing_opt_in = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="The guest agrees to hear from the studio (off unless ticked).",
+        )
 
     @extend_schema(
         tags=TAGS,
@@ -232,6 +237,7 @@ class RegisterApi(GuestAPIView):
             grant=self.grant(gallery),
             email=data["email"],
             name=data.get("name", ""),
+            marketing_opt_in=data["marketing_opt_in"],
         )
         return self.with_token({"gallery": gallery_body(gallery, grant)}, grant)
 

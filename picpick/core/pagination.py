@@ -104,37 +104,37 @@ def _after(fields: list[tuple[str, bool]], values: list[Any]) -> Q:
     return condition
 
 
-def paginate(
-    queryset: QuerySet,
-    *,
-    ordering: list[str],
-    cursor: str | None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-) -> Page:
-    """One keyset page of ``queryset``.
-
-    ``ordering`` lists non-null model fields like ``["position", "-created_at"]``; the primary
-    key is appended as the tie-breaker, so the order is total and no row is skipped or repeated
-    when rows share a value.
-    """
-    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+def _fields(ordering: list[str]) -> tuple[list[tuple[str, bool]], str]:
+    """(name, descending) pairs with the primary key as the last tie-breaker, and their key."""
     fields = [(name.lstrip("-"), name.startswith("-")) for name in ordering]
     if not any(name in {"id", "pk"} for name, _ in fields):
         fields.append(("id", fields[-1][1] if fields else False))
-    ordering_key = ",".join(f"{'-' if d else ''}{n}" for n, d in fields)
+    return fields, ",".join(f"{'-' if d else ''}{n}" for n, d in fields)
 
-    backwards = False
-    if cursor:
-        values, backwards = _read_cursor(cursor, ordering_key=ordering_key)
-        if len(values) != len(fields):
-            raise ApplicationError("The cursor is invalid.", code="invalid_cursor")
-        walk = [(n, not d) for n, d in fields] if backwards else fields
-        queryset = queryset.filter(_after(walk, values))
-    else:
-        walk = fields
 
-    order_by = [f"{'-' if d else ''}{n}" for n, d in walk]
-    rows = list(queryset.order_by(*order_by)[: page_size + 1])
+def _walk(
+    fields: list[tuple[str, bool]], ordering_key: str, cursor: str | None
+) -> tuple[list[tuple[str, bool]], Q, bool]:
+    """The order to read in, the condition "after the cursor" and whether it reads backwards."""
+    if not cursor:
+        return fields, Q(), False
+    values, backwards = _read_cursor(cursor, ordering_key=ordering_key)
+    if len(values) != len(fields):
+        raise ApplicationError("The cursor is invalid.", code="invalid_cursor")
+    walk = [(n, not d) for n, d in fields] if backwards else fields
+    return walk, _after(walk, values), backwards
+
+
+def _page(
+    rows: list[Any],
+    *,
+    fields: list[tuple[str, bool]],
+    ordering_key: str,
+    page_size: int,
+    cursor: str | None,
+    backwards: bool,
+) -> Page:
+    """The page of ``rows`` (read in walk order, up to ``page_size + 1``) and its cursors."""
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:
@@ -152,6 +152,72 @@ def paginate(
         if more_before:
             previous_cursor = _make_cursor(key(rows[0]), reverse=True, ordering_key=ordering_key)
     return Page(items=rows, next_cursor=next_cursor, previous_cursor=previous_cursor)
+
+
+def paginate(
+    queryset: QuerySet,
+    *,
+    ordering: list[str],
+    cursor: str | None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """One keyset page of ``queryset``.
+
+    ``ordering`` lists non-null model fields like ``["position", "-created_at"]``; the primary
+    key is appended as the tie-breaker, so the order is total and no row is skipped or repeated
+    when rows share a value.
+    """
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    fields, ordering_key = _fields(ordering)
+    walk, after, backwards = _walk(fields, ordering_key, cursor)
+    order_by = [f"{'-' if d else ''}{n}" for n, d in walk]
+    rows = list(queryset.filter(after).order_by(*order_by)[: page_size + 1])
+    return _page(
+        rows,
+        fields=fields,
+        ordering_key=ordering_key,
+        page_size=page_size,
+        cursor=cursor,
+        backwards=backwards,
+    )
+
+
+def paginate_union(
+    queryset: QuerySet,
+    *,
+    parts: list[Q],
+    ordering: list[str],
+    cursor: str | None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """One keyset page of the rows of ``queryset`` that match any of ``parts``, in the order
+    and with the cursors ``paginate`` gives (a cursor of one serves the other).
+
+    ``filter(a | b).order_by(...)`` over two indexes makes the database collect and sort every
+    matching row before it can stop; here each part is read as its own index range scan, only
+    the primary keys of its first ``page_size + 1`` rows after the cursor (a covering read
+    when the index ends with the ordering), and the page's rows are then loaded by primary
+    key, in ``queryset``'s shape (``select_related``, ...), ordered by the database so ties
+    break as ``paginate`` breaks them. ``len(parts) + 1`` queries, whatever the depth; a row in
+    several parts counts once.
+    """
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    fields, ordering_key = _fields(ordering)
+    walk, after, backwards = _walk(fields, ordering_key, cursor)
+    order_by = [f"{'-' if d else ''}{n}" for n, d in walk]
+    keys: set[Any] = set()
+    for part in parts:
+        part_rows = queryset.filter(part).filter(after).order_by(*order_by)
+        keys.update(part_rows.values_list("pk", flat=True)[: page_size + 1])
+    rows = list(queryset.filter(pk__in=keys).order_by(*order_by)[: page_size + 1]) if keys else []
+    return _page(
+        rows,
+        fields=fields,
+        ordering_key=ordering_key,
+        page_size=page_size,
+        cursor=cursor,
+        backwards=backwards,
+    )
 
 
 def first_page(rows: list[Any], *, ordering: list[str], page_size: int) -> Page:

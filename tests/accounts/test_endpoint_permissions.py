@@ -135,6 +135,10 @@ WRITES = [
     W("POST", "studio/logo/", P.STUDIO_EDIT, body={}),
     W("DELETE", "studio/logo/", P.STUDIO_EDIT),
     W("PATCH", "galleries/<uuid:gallery_id>/guest-access/", P.GALLERY_PUBLISH, body={}),
+    # crm: timeline and gallery opt-ins
+    W("POST", "crm/jobs/<uuid:job_id>/notes/", P.CRM_EDIT, body={"text": "x"}),
+    W("POST", "crm/contacts/<uuid:contact_id>/notes/", P.CRM_EDIT, body={"text": "x"}),
+    W("POST", "crm/galleries/<uuid:gallery_id>/opt-ins/convert/", P.CRM_EDIT, body={"all": True}),
     # crm: contacts
     W("POST", "crm/custom-fields/", P.CRM_EDIT, body={}),
     W("PATCH", "crm/custom-fields/<uuid:definition_id>/", P.CRM_EDIT, body={}),
