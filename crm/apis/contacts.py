@@ -536,8 +536,10 @@ class ContactImportApi(StudioAPIView):
     class ContactImportInputSerializer(InputSerializer):
         file = serializers.FileField()
         layout = serializers.ChoiceField(choices=services.LAYOUTS, required=False, default="auto")
+        # binary: a multipart form sends the mapping as JSON text.
         mapping = serializers.JSONField(
             required=False,
+            binary=True,
             help_text='For `layout=mapping`: CSV header -> field, e.g. {"E-mail": "email"}.',
         )
 
