@@ -165,6 +165,10 @@ WRITES = [
     W("DELETE", "crm/jobs/<uuid:job_id>/contacts/<uuid:contact_id>/", P.CRM_EDIT),
     W("POST", "crm/jobs/<uuid:job_id>/galleries/", P.CRM_EDIT, body={}),
     W("DELETE", "crm/jobs/<uuid:job_id>/galleries/<uuid:gallery_id>/", P.CRM_EDIT),
+    # crm: inquiry forms
+    W("POST", "crm/inquiry-forms/", P.CRM_EDIT, body={}),
+    W("PATCH", "crm/inquiry-forms/<uuid:form_id>/", P.CRM_EDIT, body={}),
+    W("DELETE", "crm/inquiry-forms/<uuid:form_id>/", P.CRM_EDIT),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.
