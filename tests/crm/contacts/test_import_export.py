@@ -118,12 +118,12 @@ def test_honeybook_style_full_name_and_bad_rows(
     alice_client, local_storage, django_capture_on_commit_callbacks
 ):
     data = (
-        "Full Name,Email Address,Phone Number,Company Name,Zip Code,Country\n"
-        "Ana Maria Lima,ana@example.com,(415) 555-0100,Lima Co,94110,US\n"
-        "No Email,,,,,\n"
-        "Bad Mail,not-an-email,,,,\n"
-        "Bad Land,land@example.com,,,,Atlantis\n"
-    ).encode()
+        b"Full Name,Email Address,Phone Number,Company Name,Zip Code,Country\n"
+        b"Ana Maria Lima,ana@example.com,(415) 555-0100,Lima Co,94110,US\n"
+        b"No Email,,,,,\n"
+        b"Bad Mail,not-an-email,,,,\n"
+        b"Bad Land,land@example.com,,,,Atlantis\n"
+    )
     job = _upload(alice_client, data, django_capture_on_commit_callbacks)
     assert job["created_count"] == 1
     assert [e["code"] for e in job["errors"]] == [
