@@ -1,9 +1,11 @@
 """Writes of jobs: create, update, delete, stage changes, linked contacts and galleries.
 
-Lock order (see ``crm.services.pipelines``): studio → pipeline → stages by id → jobs by id.
-A stage change locks the target stage, then the job: moves into one stage queue up (its board
-position is max + 1, exact), moves of one job queue up on the job row, and a stage removal
-(pipeline, then its stages, then its jobs) cannot interleave with either into a deadlock.
+Lock order (see ``crm.services.pipelines``): studio → pipeline → jobs by id.
+A job entering a stage (create, move) locks the stage's pipeline, then the job: moves within a
+pipeline queue up, so a board position (max + 1 in the stage) is exact and a stage cannot be
+removed under a move. Locking the stage rows instead deadlocked: the StageChange row's foreign
+keys take shared locks on both stages, which a concurrent move into the other stage holds.
+Moves are short; a studio's pipeline sees a few per minute.
 
 Other sub-domains hear about jobs through the two hook lists below (workflows register into
 them in ``crm.registry``); hooks run inside the writer's transaction, so a failing hook rolls
@@ -164,10 +166,10 @@ def job_lock(*, job: Job) -> Job:
 
 
 def _stage_lock(stage: Stage) -> Stage:
-    # Rows locked but not re-read: a stage's kind or name changing meanwhile is harmless, its
-    # existence is what the lock guards.
-    found = list(Stage.objects.select_for_update().filter(pk=stage.pk).values_list("id", flat=True))
-    if not found:
+    """Lock the stage's pipeline (see the module's lock order) and check the stage is still
+    there: a removal that held the lock first has moved its jobs away and deleted it."""
+    list(Pipeline.objects.select_for_update().filter(pk=stage.pipeline_id).values_list("id"))
+    if not Stage.objects.filter(pk=stage.pk).exists():
         raise Conflict("That stage was just removed.", code="stage_removed")
     return stage
 
@@ -535,8 +537,6 @@ def stage_remove(
                 code="reason_required",
                 fields={"reason": ["Required."]},
             )
-    ids = sorted({stage.id, *([move_jobs_to.id] if move_jobs_to else [])})
-    list(Stage.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id"))
     if Stage.objects.filter(pipeline=pipeline).count() <= 1:
         raise Conflict("A pipeline keeps at least one stage.", code="last_stage")
     jobs = list(Job.objects.select_for_update().filter(stage=stage).order_by("id"))

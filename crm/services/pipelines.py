@@ -3,10 +3,9 @@
 Lock order (the same in ``crm.services.jobs``, so two writers queue instead of deadlocking):
 
 1. the ``Studio`` row (only to create the default pipeline once),
-2. the ``Pipeline`` row (stage add, reorder, remove: positions are per pipeline),
-3. ``Stage`` rows, sorted by id (a job entering a stage locks it, which makes its board
-   position exact and keeps a stage from being removed while a job moves into it),
-4. ``Job`` rows, sorted by id.
+2. the ``Pipeline`` row: every write that changes which stage holds which job (job create,
+   stage change, stage removal) or the stages' positions takes it,
+3. ``Job`` rows, sorted by id.
 """
 
 from __future__ import annotations
