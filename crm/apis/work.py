@@ -20,6 +20,7 @@ from crm.services import workflows as workflow_services
 from crm.services.emails import template_context
 from crm.templating import render
 from picpick.core.apis import StudioAPIView
+from picpick.core.errors import ApplicationError
 from picpick.core.openapi import error_responses
 from picpick.core.pagination import PageParams, page_body
 from picpick.core.serializers import InputSerializer
@@ -916,16 +917,16 @@ class WorkflowListApi(StudioAPIView):
     )
     def post(self, request):
         data = self.WorkflowCreateInputSerializer.validate_or_raise(request.data)
-        steps = [_step_rows(self.studio, step) for step in data.pop("steps", [])]
+        steps = data.pop("steps", [])
         workflow = workflow_services.workflow_create(studio=self.studio, by=request.user, **data)
         for index, step in enumerate(steps):
             try:
-                workflow_services.workflow_step_create(workflow=workflow, by=request.user, **step)
-            except Exception as exc:
-                # The 400 names the step (the request's transaction drops the workflow too).
-                fields = getattr(exc, "fields", None)
-                if fields is not None:
-                    exc.fields = {f"steps.{index}.{k}": v for k, v in fields.items()}
+                workflow_services.workflow_step_create(
+                    workflow=workflow, by=request.user, **_step_rows(self.studio, step)
+                )
+            except ApplicationError as exc:
+                # The 400 names the step; the request's transaction drops the workflow too.
+                exc.fields = {f"steps.{index}.{k}": v for k, v in exc.fields.items()}
                 raise
         workflow = selectors.workflow_get(studio=self.studio, workflow_id=workflow.id)
         return Response(WorkflowOutputSerializer(workflow).data, status=status.HTTP_201_CREATED)
