@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import DateTimeField, Prefetch, QuerySet, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.models import Membership, Studio, User
@@ -31,6 +31,11 @@ from picpick.core.selectors import studio_object_or_404
 
 # Tasks without a due date sort after every dated one (keyset paging needs a non-null key).
 _NO_DUE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
+def _due_sort():
+    # Cast: MySQL types COALESCE(datetime, 'literal') as text, which reads back as a string.
+    return Coalesce("due_at", Cast(Value(_NO_DUE), DateTimeField()))
 
 
 # --- Objects named in a URL (404) or in a body (400 on the field) -------------------------------
@@ -171,7 +176,7 @@ def task_list(*, studio: Studio, filters: TaskFilters, cursor: str | None, page_
         tasks = tasks.filter(due_at__lt=filters.due_before)
     if filters.due_after:
         tasks = tasks.filter(due_at__gte=filters.due_after)
-    tasks = tasks.annotate(due_sort=Coalesce("due_at", Value(_NO_DUE)))
+    tasks = tasks.annotate(due_sort=_due_sort())
     return paginate(tasks, ordering=["due_sort"], cursor=cursor, page_size=page_size)
 
 
@@ -180,7 +185,7 @@ def task_list_mine(*, studio: Studio, user: User, cursor: str | None, page_size:
     tasks = (
         _task_queryset()
         .filter(studio=studio, assignee=user, done_at__isnull=True)
-        .annotate(due_sort=Coalesce("due_at", Value(_NO_DUE)))
+        .annotate(due_sort=_due_sort())
     )
     return paginate(tasks, ordering=["due_sort"], cursor=cursor, page_size=page_size)
 

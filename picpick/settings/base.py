@@ -661,6 +661,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "domains.tasks.domains_recheck_sweep",
         "schedule": timedelta(minutes=15),
     },
+    # CRM: workflow steps due (claimed once each; a dead worker's step is taken over after a
+    # timeout) and emails to (re)send (a lost task, a retry whose wait is over, a dead sender).
+    "crm-workflow-steps": {
+        "task": "crm.tasks.work.crm_workflow_steps_sweep",
+        "schedule": timedelta(minutes=1),
+    },
+    "crm-emails": {
+        "task": "crm.tasks.work.crm_emails_sweep",
+        "schedule": timedelta(minutes=1),
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
