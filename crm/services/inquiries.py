@@ -70,6 +70,7 @@ from crm.phones import phone_digits
 from crm.selectors.inquiries import studio_owner_emails
 from crm.services.emails import template_context
 from crm.services.jobs import job_create
+from crm.services.pipelines import pipeline_default_ensure
 from crm.services.timeline import timeline_record
 from crm.templating import render
 from picpick.core import ratelimit
@@ -349,14 +350,14 @@ def inquiry_form_delete(*, form: InquiryForm, by: User | None) -> None:
 def inquiry_form_token(*, form: InquiryForm, now: float | None = None) -> str:
     """The token a page renders with the form (or an app fetches): signed, bound to the form,
     with the time it was issued."""
-    issued = int(now if now is not None else time.time())
-    return signing.dumps({"f": str(form.id), "t": issued}, salt=TOKEN_SALT)
+    issued_ms = int((now if now is not None else time.time()) * 1000)
+    return signing.dumps({"f": str(form.id), "t": issued_ms}, salt=TOKEN_SALT)
 
 
 def _token_check(*, form: InquiryForm, token: str, now: float) -> None:
     try:
         data = signing.loads(token or "", salt=TOKEN_SALT)
-        issued = int(data["t"])
+        issued = int(data["t"]) / 1000
         if data["f"] != str(form.id):
             raise ValueError("a token of another form")
     except (signing.BadSignature, ValueError, KeyError, TypeError):
@@ -464,6 +465,10 @@ def _inquiry_create(
 ) -> Inquiry:
     studio = form.studio
     answers = submission.answers
+    # The default pipeline first: made the first time under the studio's row lock, which must
+    # come before this transaction inserts anything referencing the studio (each such insert
+    # share-locks the studio row for its foreign key; two first inquiries would deadlock).
+    pipeline = form.pipeline or pipeline_default_ensure(studio=studio)
     contact = _contact_for(form=form, submission=submission)
     full_name = " ".join(p for p in (submission.first_name, submission.last_name) if p)
     event_type = answers.get("event_type", "")
@@ -478,7 +483,7 @@ def _inquiry_create(
         studio=studio,
         by=None,
         name=f"{event_type or 'Inquiry'} – {full_name}",
-        pipeline=form.pipeline,
+        pipeline=pipeline,
         job_type=(event_type or form.job_type)[:JOB_TYPE_MAX],
         event_start=event_start,
         estimated_value=budget["amount"] if budget else 0,
