@@ -252,8 +252,9 @@ def email_queue(
 
 
 # --- Delivery: claim, send, apply ---------------------------------------------------------------
-# A claim older than this belongs to a worker that died (the send task's hard limit is far
-# shorter); the sweep takes the message over.
+# A claim older than this belongs to a worker that died; the sweep takes the message over. A
+# sweep stamps its claims with the time its pass started, so this stays above the send and
+# sweep tasks' hard time limits (180 s, 300 s): a live worker's claim never looks dead.
 SEND_TIMEOUT = dt.timedelta(minutes=10)
 # Attempts in all (a transient failure waits RETRY_AFTER[attempt - 1] before the next one).
 MAX_ATTEMPTS = 5

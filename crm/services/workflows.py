@@ -55,7 +55,9 @@ Kind = Stage.Kind
 
 # Offset steps run at this local time on their day (an email at 9:00, not at midnight).
 STEP_TIME = dt.time(9, 0)
-# A claim older than this belongs to a dead worker (a step is a few queries).
+# A claim older than this belongs to a dead worker (a step is a few queries). A pass stamps
+# its claims with the time it started (``now``), so this must stay above the sweep task's
+# hard time limit (300 s): a live pass's claims never look dead.
 STEP_TIMEOUT = dt.timedelta(minutes=10)
 # The first run and one re-run after a worker died; a third claim is never made.
 MAX_STEP_ATTEMPTS = 2
@@ -330,11 +332,9 @@ def workflow_run_resume(*, run: WorkflowRun, by: User | None) -> WorkflowRun:
 
 # --- Hooks (registered by crm.registry.work) ----------------------------------------------------
 def _job_just_created(job: Job) -> bool:
-    # job_create writes the job's first StageChange (from nowhere) before calling the hooks;
-    # every later move adds one with a from-stage.
-    return not job.stage_changes.exclude(from_stage__isnull=True).exists() and (
-        job.stage_changes.count() == 1
-    )
+    # job_create writes the job's first StageChange before calling the hooks; every later move
+    # adds one (the table is append-only), so a job with one has just been made.
+    return job.stage_changes.count() == 1
 
 
 def on_stage_entered(job: Job, stage: Stage, by: User | None) -> None:

@@ -485,3 +485,23 @@ def test_a_move_the_job_cannot_make_fails_with_its_code(studio_a, stages_a):
     assert (step_run.state, step_run.outcome) == ("failed", "stage_of_another_pipeline")
     job.refresh_from_db()
     assert job.stage == stages_a["Inquiry"]
+
+
+def test_workflow_list_edit_and_delete(alice_client, studio_a, stages_a):
+    first = WorkflowFactory(studio=studio_a, name="A wedding")
+    WorkflowStepFactory(workflow=first)
+    WorkflowFactory(studio=studio_a, name="B portrait")
+    page = alice_client.get(URL, {"page_size": 1}).json()
+    assert [w["name"] for w in page["results"]] == ["A wedding"]
+    assert len(page["results"][0]["steps"]) == 1
+    rest = alice_client.get(URL, {"page_size": 1, "cursor": page["next"]}).json()
+    assert [w["name"] for w in rest["results"]] == ["B portrait"]
+    edited = alice_client.patch(
+        f"{URL}{first.id}/", {"active": False, "job_type": "elopement"}, format="json"
+    )
+    assert edited.status_code == 200 and edited.json()["active"] is False
+    assert (
+        alice_client.patch(f"{URL}{first.id}/", {"colour": "red"}, format="json").status_code == 400
+    )
+    assert alice_client.delete(f"{URL}{first.id}/").status_code == 204
+    assert alice_client.get(f"{URL}{first.id}/").status_code == 404
