@@ -272,6 +272,12 @@ class Job(StudioOwnedModel):
     class Meta:
         indexes = [
             models.Index(fields=["studio", "stage", "position"], name="crm_job_board"),
+            # The board's counts and value totals per stage and currency, read from the index
+            # alone (no row lookups at 10,000 jobs).
+            models.Index(
+                fields=["pipeline", "stage", "currency", "estimated_value"],
+                name="crm_job_board_totals",
+            ),
             models.Index(fields=["studio", "event_start"], name="crm_job_event"),
             models.Index(fields=["studio", "-created_at"], name="crm_job_recent"),
         ]

@@ -194,10 +194,7 @@ class BoardCardSerializer(_LocalTimes):
     estimated_value = serializers.IntegerField()
     currency = serializers.CharField()
     owner_id = serializers.UUIDField(allow_null=True)
-    client_name = serializers.SerializerMethodField(help_text="The billing contact's name.")
-
-    def get_client_name(self, job) -> str:
-        return " ".join(p for p in (job.billing_first_name, job.billing_last_name) if p)
+    client_name = serializers.CharField(help_text="The billing contact's name.")
 
 
 class BoardTotalSerializer(serializers.Serializer):

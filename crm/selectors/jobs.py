@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery, Sum, Window
+from django.db.models import Count, F, Prefetch, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from accounts.models import Membership, Studio, User
@@ -213,24 +213,58 @@ class BoardColumn:
     page: Page | None = None
 
 
+CARD_FIELDS = (
+    "id",
+    "studio_id",
+    "stage_id",
+    "name",
+    "job_type",
+    "position",
+    "stage_entered_at",
+    "event_start",
+    "event_timezone",
+    "estimated_value",
+    "currency",
+    "owner_id",
+)
+
+
 def _card_queryset() -> QuerySet[Job]:
-    # The billing contact's name as two subqueries of the one query (a board card shows who).
-    # No select_related: the rows may come from a UNION, whose arms carry plain columns.
-    billing = JobContact.objects.filter(job=OuterRef("pk"), is_billing=True)
-    return Job.objects.annotate(
-        billing_first_name=Subquery(billing.values("contact__first_name")[:1]),
-        billing_last_name=Subquery(billing.values("contact__last_name")[:1]),
+    # Only what a card shows (no notes, no custom fields), no joins: the first cards may come
+    # from a UNION, whose arms carry plain columns.
+    return Job.objects.only(*CARD_FIELDS)
+
+
+def _with_client_names(jobs: list[Job]) -> list[Job]:
+    """Each card's ``client_name``, its billing contact's, in one query for all the cards. (As
+    subqueries in the cards' query, MariaDB ran them for every row of each stage's index range
+    before the LIMIT: 32 ms instead of 1 at 10,000 jobs.)"""
+    names = (
+        {
+            job_id: " ".join(p for p in (first, last) if p)
+            for job_id, first, last in JobContact.objects.filter(
+                job_id__in=[j.id for j in jobs], is_billing=True
+            ).values_list("job_id", "contact__first_name", "contact__last_name")
+        }
+        if jobs
+        else {}
     )
+    for job in jobs:
+        job.client_name = names.get(job.id, "")
+    return jobs
 
 
 def board(*, studio: Studio, pipeline: Pipeline, per_stage: int) -> list[BoardColumn]:
     """The pipeline's columns in order: each stage's job count, value totals per currency and
     first ``per_stage`` cards (position, then id) with a cursor for more. Four queries (stages,
-    totals, cards, plus the pipeline the caller read) whatever the number of jobs."""
-    stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position", "id"))
+    totals, cards, their client names) whatever the number of jobs."""
+    stages = getattr(pipeline, "stage_list", None)  # pipeline_get read them already
+    if stages is None:
+        stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position", "id"))
     columns = {s.id: BoardColumn(stage=s) for s in stages}
+    # By pipeline alone (the caller read it in this studio): the totals index covers the query.
     totals = (
-        Job.objects.filter(studio=studio, pipeline=pipeline)
+        Job.objects.filter(pipeline=pipeline)
         .values("stage_id", "currency")
         .annotate(n=Count("id"), value=Sum("estimated_value"))
         .order_by()
@@ -241,7 +275,8 @@ def board(*, studio: Studio, pipeline: Pipeline, per_stage: int) -> list[BoardCo
             column.count += row["n"]
             column.totals[row["currency"]] = int(row["value"] or 0)
     cards: dict[uuid.UUID, list[Job]] = defaultdict(list)
-    for job in _first_cards(studio=studio, stage_ids=list(columns), limit=per_stage + 1):
+    first = _first_cards(studio=studio, stage_ids=list(columns), limit=per_stage + 1)
+    for job in _with_client_names(first):
         cards[job.stage_id].append(job)
     for stage_id, column in columns.items():
         column.page = first_page(cards[stage_id], ordering=BOARD_ORDERING, page_size=per_stage)
@@ -268,12 +303,14 @@ def _first_cards(*, studio: Studio, stage_ids: list[uuid.UUID], limit: int) -> l
 
 def stage_jobs_page(*, studio: Studio, stage: Stage, cursor: str | None, page_size: int) -> Page:
     """More cards of one board column, after a column's cursor."""
-    return paginate(
+    page = paginate(
         _card_queryset().filter(studio=studio, stage=stage),
         ordering=BOARD_ORDERING,
         cursor=cursor,
         page_size=page_size,
     )
+    _with_client_names(page.items)
+    return page
 
 
 def stage_job_count(*, stage: Stage) -> int:

@@ -510,3 +510,16 @@ def test_upcoming_events(alice_client, studio_a, alice, pipeline):
     body = alice_client.get(API + "reports/upcoming/?limit=5").json()
     assert [j["name"] for j in body["results"]] == ["Soon", "Later"]
     assert body["results"][0]["id"] == str(soon.id)
+
+
+def test_board_cards_name_the_billing_contact(alice_client, studio_a, alice, pipeline):
+    jane = ContactFactory(studio=studio_a, first_name="Jane", last_name="Smith")
+    job_create(studio=studio_a, by=alice, name="Smith wedding", contacts=[(jane, "client", True)])
+    job_create(studio=studio_a, by=alice, name="Nobody")
+    column = alice_client.get(API + "board/").json()["stages"][0]
+    assert {c["name"]: c["client_name"] for c in column["results"]} == {
+        "Smith wedding": "Jane Smith",
+        "Nobody": "",
+    }
+    more = alice_client.get(API + f"board/stages/{column['stage']['id']}/").json()
+    assert {c["client_name"] for c in more["results"]} == {"Jane Smith", ""}
