@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db.models import F
 
 from accounts.models import Membership, Role, Studio, StudioUsage, User
+from crm.models import Contact, InquiryForm, Job, StageChange, TimelineEvent, Workflow
 from galleries.models import Album, Gallery, Photo
 from picpick.management.commands import load_demo
 
@@ -33,6 +34,9 @@ def state() -> dict:
         "albums": list(Album.objects.order_by("id").values()),
         "photos": list(Photo.objects.order_by("id").values()),
         "usage": list(StudioUsage.objects.values()),
+        "contacts": list(Contact.objects.order_by("id").values("id", "updated_at")),
+        "jobs": list(Job.objects.order_by("id").values("id", "stage_id", "updated_at")),
+        "timeline": TimelineEvent.objects.count(),
     }
 
 
@@ -72,6 +76,16 @@ def test_load_demo_builds_the_demo_and_is_idempotent(local_storage):
     text = out.getvalue()
     assert f"] {photos.count()}/{photos.count()}" in text  # the progress bar reached the end
     assert "demo-password-123" in text
+    # The CRM: clients, jobs across the pipeline (with their history), a workflow, a form.
+    assert Contact.objects.filter(studio=studio).count() == 6
+    jobs = Job.objects.filter(studio=studio).select_related("stage")
+    assert {job.stage.name for job in jobs} >= {"Inquiry", "Proposal sent", "Booked", "Lost"}
+    wedding = jobs.get(name="Smith & Jones Wedding")
+    assert wedding.job_galleries.get().gallery == gallery
+    assert StageChange.objects.filter(job=wedding).count() >= 4
+    assert InquiryForm.objects.filter(studio=studio, slug="wedding", active=True).exists()
+    assert Workflow.objects.get(studio=studio).steps.count() == 2
+    assert "CRM demo: 6 contacts, 5 jobs" in text
 
     before = state()
     again = StringIO()
