@@ -67,6 +67,7 @@ from crm.models import (
     Pipeline,
 )
 from crm.phones import phone_digits
+from crm.selectors.contacts import phone_region
 from crm.selectors.inquiries import studio_owner_emails
 from crm.services.emails import template_context
 from crm.services.jobs import job_create
@@ -128,11 +129,6 @@ def _rate() -> tuple[int, int]:
         _setting("PICPICK_CRM_INQUIRY_PER_ADDRESS", 5),
         _setting("PICPICK_CRM_INQUIRY_WINDOW_SECONDS", 3600),
     )
-
-
-def _phone_region(studio: Studio) -> str | None:
-    region = getattr(studio, "country", "") or getattr(settings, "PICPICK_CRM_PHONE_REGION", "")
-    return region.upper() or None
 
 
 # --- The studio's forms -----------------------------------------------------------------------
@@ -424,7 +420,7 @@ def inquiry_submit(
             data,
             today=timezone.now().astimezone(_zone(studio.timezone)).date(),
             currency=studio.default_currency,
-            phone_region=_phone_region(studio),
+            phone_region=phone_region(studio),
             strict=strict,
         )
     except AnswerErrors as exc:

@@ -175,6 +175,19 @@ def test_an_existing_contact_is_matched_by_email_and_only_its_blanks_are_filled(
     assert JobContact.objects.filter(contact=contact).count() == 2
 
 
+def test_a_number_without_a_country_prefix_is_read_in_the_studios_region(wedding_form, settings):
+    settings.PICPICK_CRM_PHONE_REGION = "US"
+    assert submit(wedding_form, answers(phone="(415) 555-0100")).contact.phone == "+14155550100"
+
+
+def test_a_submission_costs_a_bounded_number_of_queries(
+    wedding_form, django_assert_max_num_queries
+):
+    submit(wedding_form, answers(email="first@example.com"), address="192.0.2.1")  # the pipeline
+    with django_assert_max_num_queries(30):
+        submit(wedding_form, answers(email="second@example.com"), address="192.0.2.2")
+
+
 def test_consent_is_given_by_the_tick_and_never_withdrawn_by_its_absence(wedding_form):
     contact = submit(wedding_form).contact
     assert contact.marketing_consent is False
