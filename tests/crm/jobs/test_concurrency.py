@@ -12,6 +12,7 @@ from django.db import connection
 
 from accounts.models import Studio
 from crm.models import Job, JobContact, Pipeline, Stage, StageChange
+from crm.selectors.jobs import board
 from crm.services.jobs import job_contact_add, job_create, job_stage_change, stage_remove
 from crm.services.pipelines import pipeline_default_ensure
 from picpick.testing.factories import ContactFactory, StudioFactory
@@ -79,6 +80,9 @@ def test_racing_moves_of_many_jobs_into_one_stage_get_distinct_positions():
     positions = list(Job.objects.filter(stage=booked).values_list("position", flat=True))
     assert sorted(positions) == list(range(8))
     assert StageChange.objects.filter(to_stage=booked).count() == 8
+    columns = {c.stage.id: c for c in board(studio=studio, pipeline=pipeline, per_stage=20)}
+    assert columns[booked.id].count == 8 and len(columns[booked.id].page.items) == 8
+    assert sum(c.count for c in columns.values()) == 8
 
 
 def test_racing_billing_contacts_leave_exactly_one():
