@@ -90,7 +90,6 @@ JOB_TYPE_MAX = 50
 MAX_NOTIFY = 10
 MAX_ORIGINS = 20
 ORIGIN_MAX = 300
-MESSAGE_PREVIEW = 500
 FORM_FIELDS = (
     "name",
     "slug",
@@ -501,12 +500,15 @@ def _inquiry_create(
         origin=origin,
         client_hash=client_hash,
     )
-    payload = {"inquiry_id": str(inquiry.id), "form": form.name}
-    if answers.get("message"):
-        payload["message"] = answers["message"][:MESSAGE_PREVIEW]
-    # One event on both timelines: it carries the job and the contact.
+    # One event on both timelines: it carries the job and the contact. Not the message: the
+    # timeline is append-only and an erased person's words must go with the inquiry's answers
+    # (which the contact's erase clears); a reader finds them through inquiry_id.
     timeline_record(
-        studio=studio, kind="inquiry_received", payload=payload, job=job, contact=contact
+        studio=studio,
+        kind="inquiry_received",
+        payload={"inquiry_id": str(inquiry.id), "form": form.name},
+        job=job,
+        contact=contact,
     )
     _notify_studio(form=form, inquiry=inquiry, contact=contact, job=job)
     _auto_reply(form=form, contact=contact, job=job, to=submission.email)

@@ -91,11 +91,8 @@ def test_a_submission_makes_the_contact_a_job_in_the_first_stage_and_the_inquiry
     }
     event = TimelineEvent.objects.get(kind="inquiry_received")
     assert (event.job_id, event.contact_id) == (job.id, contact.id)  # on both timelines
-    assert event.payload == {
-        "inquiry_id": str(inquiry.id),
-        "form": "Weddings",
-        "message": "We are getting married in Lyon!\nSmall and outdoors.",
-    }
+    # No personal text on the append-only timeline: erasing the contact clears the answers.
+    assert event.payload == {"inquiry_id": str(inquiry.id), "form": "Weddings"}
 
 
 def test_the_studio_is_told_and_the_inquirer_gets_the_auto_reply_after_the_commit(
