@@ -64,16 +64,17 @@ def inquiry_get(*, studio: Studio, inquiry_id: uuid.UUID | str) -> Inquiry:
 
 def site_inquiry_form(*, studio_id: uuid.UUID | None, key: str) -> InquiryForm:
     """The active form ``key`` (its slug, or its id) of the studio whose site this is; any
-    other form -- another studio's, an inactive one, none on the API host -- is the same 404."""
-    if studio_id is None:
-        raise NotFound("No such form.")
+    other form -- another studio's, an inactive one -- is the same 404. Without a studio (the
+    API host) only an id names a form: ids are random, slugs are every studio's."""
     forms = InquiryForm.objects.select_related("studio", "auto_reply_template").filter(
-        studio_id=studio_id, active=True, studio__deleted_at__isnull=True
+        active=True, studio__deleted_at__isnull=True
     )
+    if studio_id is not None:
+        forms = forms.filter(studio_id=studio_id)
     try:
         form_id = uuid.UUID(key)
     except ValueError:
-        found = forms.filter(slug=key).first()
+        found = forms.filter(slug=key).first() if studio_id is not None else None
     else:
         found = forms.filter(id=form_id).first()
     if found is None:

@@ -285,3 +285,16 @@ def test_the_json_api_answers_404_for_another_studios_or_an_inactive_form(weddin
     InquiryForm.objects.filter(id=wedding_form.id).update(active=False)
     response = client().get(f"{API}weddings/")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_without_a_studio_site_only_a_form_id_names_a_form(wedding_form):
+    from crm.selectors.inquiries import site_inquiry_form
+    from picpick.core.errors import NotFound
+
+    # The API host (when the public routes are mounted there): no slugs, ids only.
+    assert site_inquiry_form(studio_id=None, key=str(wedding_form.id)) == wedding_form
+    with pytest.raises(NotFound):
+        site_inquiry_form(studio_id=None, key="weddings")
+    InquiryForm.objects.filter(id=wedding_form.id).update(active=False)
+    with pytest.raises(NotFound):
+        site_inquiry_form(studio_id=None, key=str(wedding_form.id))
