@@ -188,6 +188,9 @@ def test_a_person_sends_the_form_on_the_studio_site_and_the_studio_sees_it(
     (inquiry,) = inquiries["results"]
     assert (inquiry["job"]["id"], inquiry["contact"]["id"]) == (job["id"], contact["id"])
     assert inquiry["answers"]["phone"] == "+33612345678"
+    for timeline in (f"jobs/{job['id']}", f"contacts/{contact['id']}"):
+        events = alice_client.get(f"/api/v1/crm/{timeline}/timeline/").json()["results"]
+        assert "inquiry_received" in [e["kind"] for e in events], timeline
     # ... and the two emails left: the studio told, the inquirer thanked.
     wait_for(lambda: len(mailoutbox) == 2, message="the two emails")
     assert sorted(m.to[0] for m in mailoutbox) == ["alice@example.com", "jane.doe@example.com"]
