@@ -111,23 +111,16 @@ _HOST_RE = re.compile(r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
 def min_seconds() -> int:
-    return _setting("PICPICK_CRM_INQUIRY_MIN_SECONDS", 3)
+    return settings.PICPICK_CRM_INQUIRY_MIN_SECONDS
 
 
 def token_max_age() -> int:
-    return _setting("PICPICK_CRM_INQUIRY_TOKEN_MAX_AGE", 2 * 3600)
+    return settings.PICPICK_CRM_INQUIRY_TOKEN_MAX_AGE
 
 
 def _rate() -> tuple[int, int]:
-    return (
-        _setting("PICPICK_CRM_INQUIRY_PER_ADDRESS", 5),
-        _setting("PICPICK_CRM_INQUIRY_WINDOW_SECONDS", 3600),
-    )
+    return settings.PICPICK_CRM_INQUIRY_PER_ADDRESS, settings.PICPICK_CRM_INQUIRY_WINDOW_SECONDS
 
 
 # --- The studio's forms -----------------------------------------------------------------------
@@ -646,7 +639,7 @@ def _auto_reply(*, form: InquiryForm, contact: Contact, job: Job, to: str) -> No
     if template is None:
         return
     key = f"inquiry-reply:{ratelimit.keyed_hash(to, purpose='inquiry-reply')}"
-    if ratelimit.take([(key, _setting("PICPICK_CRM_INQUIRY_REPLIES_PER_EMAIL", 3))], window=86400):
+    if ratelimit.take([(key, settings.PICPICK_CRM_INQUIRY_REPLIES_PER_EMAIL)], window=86400):
         logger.warning("inquiry auto-reply skipped: too many today for one address")
         return
     context = template_context(job=job, contact=contact, studio=form.studio)

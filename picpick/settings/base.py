@@ -193,6 +193,23 @@ PICPICK_CRM_PHONE_REGION = env_str("PICPICK_CRM_PHONE_REGION", "US").upper()
 PICPICK_CRM_IMPORT_MAX_BYTES = env_int(
     "PICPICK_CRM_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024, maximum=500 * 1024 * 1024
 )
+# CRM inquiry forms: a person takes at least MIN_SECONDS to send one (scripts post at once); a
+# form's token lives TOKEN_MAX_AGE; one client address sends PER_ADDRESS per WINDOW_SECONDS;
+# one email address gets REPLIES_PER_EMAIL auto-replies a day (the address is the sender's
+# word, so the form must not mail someone who never asked, over and over).
+PICPICK_CRM_INQUIRY_MIN_SECONDS = env_int(
+    "PICPICK_CRM_INQUIRY_MIN_SECONDS", 3, minimum=0, maximum=60
+)
+PICPICK_CRM_INQUIRY_TOKEN_MAX_AGE = env_int(
+    "PICPICK_CRM_INQUIRY_TOKEN_MAX_AGE", 2 * 3600, minimum=300, maximum=24 * 3600
+)
+PICPICK_CRM_INQUIRY_PER_ADDRESS = env_int("PICPICK_CRM_INQUIRY_PER_ADDRESS", 5, minimum=1)
+PICPICK_CRM_INQUIRY_WINDOW_SECONDS = env_int(
+    "PICPICK_CRM_INQUIRY_WINDOW_SECONDS", 3600, minimum=60, maximum=86400
+)
+PICPICK_CRM_INQUIRY_REPLIES_PER_EMAIL = env_int(
+    "PICPICK_CRM_INQUIRY_REPLIES_PER_EMAIL", 3, minimum=0
+)
 
 # --- Storage -------------------------------------------------------------------------------
 # Photo bytes go straight from clients to object storage with presigned requests
