@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Role
-from crm.models import Inquiry, InquiryForm
+from crm.models import Inquiry, InquiryForm, Job
 from picpick.testing.factories import EmailTemplateFactory, PipelineFactory
 from tests.crm.inquiries.support import QUESTIONS, answers, submit
 
@@ -311,3 +311,10 @@ def test_a_photographer_reads_forms_but_only_admins_change_them(member_of_a, wed
     assert assistant.get(form_url(wedding_form, "inquiries/")).status_code == 403
     _, admin = member_of_a(Role.ADMIN)
     assert admin.patch(form_url(wedding_form), {"active": False}, format="json").status_code == 200
+
+
+def test_an_inquiry_whose_job_was_deleted_is_still_listed(alice_client, wedding_form):
+    inquiry = submit(wedding_form)
+    Job.objects.filter(id=inquiry.job_id).delete()
+    (listed,) = alice_client.get(form_url(wedding_form, "inquiries/")).json()["results"]
+    assert (listed["id"], listed["job"]) == (str(inquiry.id), None)
