@@ -8,8 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, F, Prefetch, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from accounts.models import Membership, Studio, User
 from crm.models import Contact, Job, JobContact, JobGallery, Pipeline, Stage, StageChange
@@ -284,21 +283,24 @@ def board(*, studio: Studio, pipeline: Pipeline, per_stage: int) -> list[BoardCo
 
 
 def _first_cards(*, studio: Studio, stage_ids: list[uuid.UUID], limit: int) -> list[Job]:
-    """The first ``limit`` jobs of each stage, in one query. MariaDB/MySQL read each stage's
-    range of the (studio, stage, position) index and stop (UNION ALL of LIMITed arms); a
-    database that cannot LIMIT inside a UNION numbers the rows with a window instead."""
+    """The first ``limit`` jobs of each stage, in one query, each stage read as its own range
+    of the (studio, stage, position) index that stops after ``limit`` rows: MariaDB/MySQL as a
+    UNION ALL of LIMITed arms, SQLite (which allows no LIMIT in a UNION's arms, but does in an
+    IN subquery, which MariaDB refuses) as ``id IN (... LIMIT n) OR id IN (...)``. (A window
+    numbering the rows per stage sorted every job of the pipeline: 40 ms at 10,000.)"""
     if not stage_ids:
         return []
     base = _card_queryset().filter(studio=studio)
+    arms = [base.filter(stage_id=s).order_by("position", "id")[:limit] for s in stage_ids]
     if connection.features.supports_slicing_ordering_in_compound:
-        arms = [base.filter(stage_id=s).order_by("position", "id")[:limit] for s in stage_ids]
         rows = list(arms[0].union(*arms[1:], all=True)) if len(arms) > 1 else list(arms[0])
-        rows.sort(key=lambda j: (j.position, j.id))
-        return rows
-    numbered = base.filter(stage_id__in=stage_ids).annotate(
-        row=Window(RowNumber(), partition_by=[F("stage_id")], order_by=[F("position"), F("id")])
-    )
-    return list(numbered.filter(row__lte=limit).order_by("position", "id"))
+    else:
+        ids = Q()
+        for arm in arms:
+            ids |= Q(id__in=arm.values("id"))
+        rows = list(base.filter(ids))
+    rows.sort(key=lambda j: (j.position, j.id))
+    return rows
 
 
 def stage_jobs_page(*, studio: Studio, stage: Stage, cursor: str | None, page_size: int) -> Page:
