@@ -29,7 +29,8 @@ class ActorSerializer(serializers.Serializer):
 
 class TimelineEventOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    kind = serializers.ChoiceField(choices=sorted(KINDS))
+    # A string, not an enum: the kinds grow (invoices, payments) without breaking clients.
+    kind = serializers.CharField(help_text="One of: " + ", ".join(f"`{k}`" for k in sorted(KINDS)))
     occurred_at = serializers.DateTimeField()
     actor = ActorSerializer(allow_null=True, help_text="The member who did it; null for guests.")
     job_id = serializers.UUIDField(allow_null=True)
