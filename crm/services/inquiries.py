@@ -9,7 +9,7 @@ nothing is written for a refused one:
 2. the form token (``inquiry_form_token``): signed, bound to the form, at least
    ``PICPICK_CRM_INQUIRY_MIN_SECONDS`` old (people read and type; scripts post at once) and
    at most ``PICPICK_CRM_INQUIRY_TOKEN_MAX_AGE`` (short-lived: a harvested token is soon
-   useless);
+   useless), and good for one inquiry (a double click makes one);
 3. the per-address limit (``picpick.core.ratelimit``, counted atomically in the cache), a
    slot taken before the answers are read and given back when they are invalid, so people
    correcting a typo are not locked out;
@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import secrets
 import time
 import zoneinfo
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -339,7 +341,10 @@ def inquiry_form_token(*, form: InquiryForm, now: float | None = None) -> str:
     """The token a page renders with the form (or an app fetches): signed, bound to the form,
     with the time it was issued."""
     issued_ms = int((now if now is not None else time.time()) * 1000)
-    return signing.dumps({"f": str(form.id), "t": issued_ms}, salt=TOKEN_SALT)
+    # The nonce: two people shown the form in the same millisecond get different tokens (a
+    # token makes one inquiry).
+    payload = {"f": str(form.id), "t": issued_ms, "n": secrets.token_urlsafe(9)}
+    return signing.dumps(payload, salt=TOKEN_SALT)
 
 
 def _token_check(*, form: InquiryForm, token: str, now: float) -> None:
@@ -395,10 +400,10 @@ def inquiry_submit(
     strict: bool = True,
     now: float | None = None,
 ) -> Inquiry | None:
-    """A submission of ``form``: the inquiry made, or None when the honeypot was filled (the
-    caller answers a success all the same). ``data`` holds the answers by key (first_name,
-    last_name, email and the form's questions); ``strict`` refuses keys the form does not ask
-    (an app's JSON; a page reads only the keys it rendered)."""
+    """A submission of ``form``: the inquiry made, or None when the honeypot was filled or the
+    token was used already (the caller answers a success all the same). ``data`` holds the
+    answers by key (first_name, last_name, email and the form's questions); ``strict`` refuses
+    keys the form does not ask (an app's JSON; a page reads only the keys it rendered)."""
     if honeypot:
         logger.info("inquiry honeypot filled on form %s from %s", form.id, address)
         return None
@@ -424,12 +429,24 @@ def inquiry_submit(
             fields=exc.fields,
             extra={"field_codes": exc.codes},
         ) from None
-    return _inquiry_create(
-        form=form,
-        submission=submission,
-        origin=_origin_clean(origin),
-        client_hash=ratelimit.client_hash(address, purpose="inquiry-record"),
-    )
+    # A token makes one inquiry: a double click, a retried request or a replayed token finds
+    # it taken and is answered as the first one was, making nothing (taken atomically in the
+    # cache, so two at once cannot both pass; given back if this one fails).
+    used = f"inquiry-token:{ratelimit.keyed_hash(token, purpose='inquiry-token')}"
+    if not cache.add(used, 1, timeout=token_max_age() + 60):
+        ratelimit.give_back(slot, window=_rate()[1])
+        logger.info("inquiry token sent again on form %s from %s", form.id, address)
+        return None
+    try:
+        return _inquiry_create(
+            form=form,
+            submission=submission,
+            origin=_origin_clean(origin),
+            client_hash=ratelimit.client_hash(address, purpose="inquiry-record"),
+        )
+    except BaseException:
+        cache.delete(used)
+        raise
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:

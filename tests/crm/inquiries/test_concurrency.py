@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from crm.models import Contact, ContactEmail, Inquiry, Job
-from tests.crm.inquiries.support import answers, submit
+from tests.crm.inquiries.support import aged_token, answers, submit
 from tests.races import race
 
 pytestmark = [
@@ -39,3 +39,11 @@ def test_the_per_address_limit_holds_under_a_burst(wedding_form, settings):
     refused = [r for r in results if not isinstance(r, Inquiry)]
     assert len(made) == 3 and Inquiry.objects.count() == 3
     assert {type(r).__name__ for r in refused} == {"RateLimited"}
+
+
+def test_one_token_sent_four_times_at_once_makes_one_inquiry(wedding_form):
+    token = aged_token(wedding_form)
+    results = race(4, lambda n: submit(wedding_form, token=token, address=f"192.0.2.{n}"))
+    assert not any(isinstance(r, Exception) for r in results), results
+    assert sum(isinstance(r, Inquiry) for r in results) == 1
+    assert Inquiry.objects.count() == Job.objects.count() == 1

@@ -91,6 +91,14 @@ def test_bad_answers_show_the_form_again_with_the_messages_and_what_was_typed(we
     assert not Inquiry.objects.exists()
 
 
+def test_a_double_click_makes_one_inquiry(wedding_form):
+    token = aged_token(wedding_form)
+    for _ in range(2):
+        response = post(PAGE, wedding_form, token=token)
+        assert (response.status_code, response["Location"]) == (302, "/inquire/weddings/sent/")
+    assert Inquiry.objects.count() == 1
+
+
 def test_too_fast_keeps_the_token_so_the_next_try_passes(wedding_form):
     token = services.inquiry_form_token(form=wedding_form)
     response = post(PAGE, wedding_form, token=token)

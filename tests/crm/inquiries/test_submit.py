@@ -371,3 +371,34 @@ def test_the_token_is_checked_before_the_limit_is_counted(wedding_form, settings
         with pytest.raises(ApplicationError, match="too fast"):
             submit(wedding_form, token=services.inquiry_form_token(form=wedding_form))
     assert submit(wedding_form) is not None
+
+
+def test_a_token_makes_one_inquiry_so_a_double_click_makes_one(wedding_form, settings):
+    settings.PICPICK_CRM_INQUIRY_PER_ADDRESS = 2
+    token = aged_token(wedding_form)
+    assert submit(wedding_form, token=token) is not None
+    assert submit(wedding_form, token=token) is None  # answered as a success, makes nothing
+    assert Inquiry.objects.count() == Job.objects.count() == 1
+    # The repeat took no slot of the address.
+    assert submit(wedding_form) is not None
+    assert Inquiry.objects.count() == 2
+
+
+def test_tokens_issued_in_the_same_instant_differ(wedding_form):
+    now = 1_800_000_000.0
+    first = services.inquiry_form_token(form=wedding_form, now=now)
+    assert first != services.inquiry_form_token(form=wedding_form, now=now)
+
+
+def test_a_failed_submission_gives_its_token_back(wedding_form, monkeypatch):
+    token = aged_token(wedding_form)
+
+    def fail(**kwargs):
+        raise ApplicationError("The pipeline has no stages.", code="pipeline_empty")
+
+    monkeypatch.setattr(services, "job_create", fail)
+    with pytest.raises(ApplicationError):
+        submit(wedding_form, token=token)
+    assert written() == NOTHING
+    monkeypatch.undo()
+    assert submit(wedding_form, token=token) is not None
