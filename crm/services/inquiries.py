@@ -22,10 +22,10 @@ no cookies at all (Safari, Firefox's total cookie protection), so a cookie-bound
 would refuse real people. CSRF protects a signed-in user from being made to act by another
 site; a submission acts for nobody -- it is anonymous, carries no cookie or session, and can
 only create an inquiry, which anyone may do. What a forged cross-site post could abuse is the
-volume, and the signed, short-lived, form-bound token with its minimum age plus the
-per-address limit bound that (a token is fetched from the form page by whoever submits, so a
-site that makes visitors' browsers post needs one per two seconds per visitor, all counted
-against their addresses).
+volume, and the token bounds that with the per-address limit: it is signed, form-bound,
+short-lived, good for one inquiry, and no other site can read one out of a visitor's browser
+(the page is not readable cross-origin), so a site that makes its visitors' browsers post must
+fetch every token itself beforehand, and each post still counts against the visitor's address.
 """
 
 from __future__ import annotations
