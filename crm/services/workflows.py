@@ -41,6 +41,7 @@ from crm.models import (
 )
 from crm.services.emails import email_queue, job_default_recipients, job_zone
 from crm.services.jobs import job_lock, job_stage_change
+from crm.services.pipelines import pipeline_lock
 from crm.services.tasks import TASK_DUE_TIME, anchored_time, task_create, tasks_due_recompute
 from crm.services.timeline import timeline_record
 from crm.tasks.work import workflow_steps_sweep_soon
@@ -506,19 +507,19 @@ def _finish(
 
 def _run_claimed(*, step_run_id, claimed_at: dt.datetime, now: dt.datetime) -> str | None:
     with transaction.atomic():
-        step_run = (
-            WorkflowStepRun.objects.select_for_update()
-            .select_related("step__target_stage", "step__template", "run__workflow", "job")
-            .get(id=step_run_id)
-        )
-        if step_run.state != State.RUNNING or step_run.claimed_at != claimed_at:
-            return None  # taken over after our claim timed out: the taker finishes it
+        # Locks in the jobs' order (crm.services.jobs): the target stage's pipeline (a move
+        # step), then the job, then the step run and its run -- as a manual move (pipeline,
+        # job) whose hooks then touch step runs. Locking the step run first deadlocked with it.
+        step_run = WorkflowStepRun.objects.select_related(
+            "step__target_stage", "step__template", "job"
+        ).get(id=step_run_id)
         step = step_run.step
-        if step.action == Action.MOVE_STAGE and step.target_stage_id:
-            # The stage before the job: job_stage_change locks them in that order, and a
-            # manual move of the same job would otherwise deadlock with this step.
-            list(Stage.objects.select_for_update().filter(id=step.target_stage_id).values("id"))
+        if step.action == Action.MOVE_STAGE and step.target_stage is not None:
+            pipeline_lock(pipeline=step.target_stage.pipeline)
         job = job_lock(job=step_run.job)
+        locked = WorkflowStepRun.objects.select_for_update().filter(id=step_run_id)
+        if not locked.filter(state=State.RUNNING, claimed_at=claimed_at).exists():
+            return None  # taken over after our claim timed out: the taker finishes it
         run = (
             WorkflowRun.objects.select_for_update()
             .select_related("workflow")

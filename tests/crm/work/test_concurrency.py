@@ -11,7 +11,7 @@ from django.db import connection
 
 from crm.models import EmailMessage, Stage, Task, TimelineEvent, WorkflowStepRun
 from crm.services import emails, workflows
-from crm.services.jobs import job_create
+from crm.services.jobs import job_create, job_stage_change
 from picpick.testing.factories import (
     ContactFactory,
     EmailMessageFactory,
@@ -81,3 +81,44 @@ def test_two_sweeps_racing_over_queued_emails_send_each_once(settings):
         f"<{m.id}@picpick.localhost>" for m in messages
     )
     assert set(EmailMessage.objects.values_list("state", "attempts")) == {("sent", 1)}
+
+
+def test_a_workflow_move_racing_manual_moves_of_the_same_jobs_never_deadlocks(monkeypatch):
+    """The step locks the target stage before the job, as job_stage_change does."""
+    monkeypatch.setattr(workflows, "STALE_AFTER", dt.timedelta(days=30))
+    studio = StudioFactory()
+    pipeline = PipelineFactory(studio=studio)
+    inquiry = StageFactory(pipeline=pipeline, kind=Stage.Kind.OPEN, position=0)
+    booked = StageFactory(pipeline=pipeline, kind=Stage.Kind.BOOKED, position=1)
+    editing = StageFactory(pipeline=pipeline, kind=Stage.Kind.OPEN, position=2)
+    workflow = WorkflowFactory(studio=studio, job_type="wedding")
+    WorkflowStepFactory(
+        workflow=workflow, offset_days=-1, action="move_stage", target_stage=editing
+    )
+    jobs = [
+        job_create(
+            studio=studio,
+            by=None,
+            name=f"Job {n}",
+            stage=inquiry,
+            job_type="wedding",
+            event_start=EVENT,
+        )
+        for n in range(20)
+    ]
+
+    def work(index: int) -> int:
+        if index == 0:
+            return workflows.workflow_steps_sweep(now=NOW)
+        for job in jobs:
+            job_stage_change(job=type(job).objects.get(id=job.id), stage=booked, by=None)
+        return 0
+
+    results = race(2, work)
+    assert not any(isinstance(r, Exception) for r in results), results
+    runs = WorkflowStepRun.objects.all()
+    assert {r.state for r in runs} == {"done"}, {(r.state, r.outcome) for r in runs}
+    assert {job.stage_id for job in type(jobs[0]).objects.filter(studio=studio)} <= {
+        booked.id,
+        editing.id,
+    }
