@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -67,6 +67,7 @@ MAX_STEP_ATTEMPTS = 2
 STALE_AFTER = dt.timedelta(days=2)
 MAX_OFFSET_DAYS = 3650
 MAX_STEPS = 50
+DEADLOCK_RETRIES = 3
 CLOSED_KINDS = (Kind.LOST, Kind.ARCHIVED, Kind.COMPLETED)
 
 
@@ -556,13 +557,24 @@ def workflow_step_run_execute(*, step_run_id, now: dt.datetime | None = None) ->
         return None
     for hook in CLAIMED_HOOKS:  # tests: a worker killed right after its claim
         hook(step_run_id)
-    try:
-        return _run_claimed(step_run_id=step_run_id, claimed_at=claimed_at, now=now)
-    except ApplicationError as exc:  # the action refused (a stage of another pipeline, ...)
-        return _fail(step_run_id=step_run_id, claimed_at=claimed_at, outcome=exc.code)
-    except Exception as exc:
-        logger.exception("workflow step failed", extra={"step_run_id": str(step_run_id)})
-        return _fail(step_run_id=step_run_id, claimed_at=claimed_at, outcome=type(exc).__name__)
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            return _run_claimed(step_run_id=step_run_id, claimed_at=claimed_at, now=now)
+        except ApplicationError as exc:  # the action refused (a stage of another pipeline, ...)
+            return _fail(step_run_id=step_run_id, claimed_at=claimed_at, outcome=exc.code)
+        except OperationalError:
+            # A deadlock victim or a lock wait timeout: the database rolled the whole step
+            # back, so it is safe to run it again while the claim is ours.
+            if attempt < DEADLOCK_RETRIES:
+                continue
+            logger.exception(
+                "workflow step kept losing locks", extra={"step_run_id": str(step_run_id)}
+            )
+            return _fail(step_run_id=step_run_id, claimed_at=claimed_at, outcome="database_busy")
+        except Exception as exc:
+            logger.exception("workflow step failed", extra={"step_run_id": str(step_run_id)})
+            return _fail(step_run_id=step_run_id, claimed_at=claimed_at, outcome=type(exc).__name__)
+    return None
 
 
 # Called with the step run's id right after a claim commits (tests kill the worker there).

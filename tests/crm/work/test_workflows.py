@@ -505,3 +505,28 @@ def test_workflow_list_edit_and_delete(alice_client, studio_a, stages_a):
     )
     assert alice_client.delete(f"{URL}{first.id}/").status_code == 204
     assert alice_client.get(f"{URL}{first.id}/").status_code == 404
+
+
+def test_a_step_that_lost_a_deadlock_runs_again_and_one_that_keeps_losing_fails(
+    monkeypatch, studio_a, stages_a
+):
+    from django.db import OperationalError
+
+    workflow = WorkflowFactory(studio=studio_a, job_type="wedding")
+    WorkflowStepFactory(workflow=workflow, offset_days=-7)
+    WorkflowStepFactory(workflow=workflow, offset_days=-6)
+    job = _new_job(studio_a, stages_a)
+    real_act = workflows._act
+    losses = iter([True, False, True, True, True])
+
+    def act(**kwargs):
+        if next(losses):
+            raise OperationalError(1213, "Deadlock found when trying to get lock")
+        return real_act(**kwargs)
+
+    monkeypatch.setattr(workflows, "_act", act)
+    workflows.workflow_steps_sweep(now=dt.datetime(2030, 6, 9, 9, tzinfo=dt.UTC))
+    first, second = WorkflowStepRun.objects.filter(job=job).order_by("due_at")
+    assert (first.state, first.outcome, first.attempts) == ("done", "task_created", 1)
+    assert (second.state, second.outcome) == ("failed", "database_busy")
+    assert Task.objects.filter(job=job).count() == 1
