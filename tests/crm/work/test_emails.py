@@ -275,3 +275,24 @@ def test_two_deliveries_of_one_message_send_it_once(flaky, studio_a, job_a):
     assert emails.email_message_deliver(message_id=message.id) == "sent"
     assert emails.email_message_deliver(message_id=message.id) is None
     assert len(flaky.sent) == 1
+
+
+def test_a_line_break_in_a_value_cannot_add_a_header(
+    studio_a, job_a, django_capture_on_commit_callbacks
+):
+    contact = ContactFactory(
+        studio=studio_a, first_name="Ana\r\nBcc: evil@example.com", email="a@example.com"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        (message,) = emails.email_queue(
+            studio=studio_a,
+            by=None,
+            recipients=[contact],
+            subject="Hi {{ client.first_name }}",
+            body="B",
+        )
+    assert message.subject == "Hi Ana Bcc: evil@example.com"
+    (sent,) = mail.outbox
+    assert sent.bcc == [] and "\n" not in sent.subject
+    message.refresh_from_db()
+    assert message.state == "sent"

@@ -158,3 +158,24 @@ def test_another_studio_gets_404(bob_client, job_a):
         assert getattr(bob_client, method)(f"{URL}{task.id}/", {}, format="json").status_code == 404
     assert bob_client.post(f"{URL}{task.id}/done/").status_code == 404
     assert bob_client.get(URL).json()["results"] == []
+
+
+def test_a_task_on_a_contact_alone_is_on_their_timeline(alice_client, studio_a):
+    contact = ContactFactory(studio=studio_a)
+    answer = alice_client.post(
+        URL,
+        {
+            "contact_id": str(contact.id),
+            "title": "Call back",
+            "due_at": "2030-01-02T10:00:00+01:00",
+        },
+        format="json",
+    )
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["job_id"] is None and answer.json()["due_at"] == "2030-01-02T09:00:00Z"
+    assert (
+        TimelineEvent.objects.get(contact=contact, kind="task_created").payload["title"]
+        == "Call back"
+    )
+    listed = alice_client.get(URL, {"contact": str(contact.id)}).json()["results"]
+    assert [t["title"] for t in listed] == ["Call back"]
