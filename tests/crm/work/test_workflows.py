@@ -530,3 +530,28 @@ def test_a_step_that_lost_a_deadlock_runs_again_and_one_that_keeps_losing_fails(
     assert (first.state, first.outcome, first.attempts) == ("done", "task_created", 1)
     assert (second.state, second.outcome) == ("failed", "database_busy")
     assert Task.objects.filter(job=job).count() == 1
+
+
+def test_a_jobs_workflow_runs_are_read_in_a_fixed_number_of_queries(
+    alice_client, studio_a, stages_a
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    job = _new_job(studio_a, stages_a)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_client.get(f"/api/v1/crm/jobs/{job.id}/workflows/").status_code == 200
+        return len(queries)
+
+    workflow = WorkflowFactory(studio=studio_a)
+    WorkflowStepFactory(workflow=workflow, offset_days=-3)
+    workflows.workflow_apply(workflow=workflow, job=job, by=None)
+    one = count()
+    for _ in range(3):
+        workflow = WorkflowFactory(studio=studio_a)
+        for days in (-5, -4, -3):
+            WorkflowStepFactory(workflow=workflow, offset_days=days)
+        workflows.workflow_apply(workflow=workflow, job=job, by=None)
+    assert count() == one
