@@ -30,7 +30,7 @@ from crm.services import contacts as services
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import ApplicationError
 from picpick.core.openapi import error_responses
-from picpick.core.pagination import PageParams, page_body, paginate
+from picpick.core.pagination import PageParams, page_body
 from picpick.core.serializers import InputSerializer
 
 TAGS = ["crm"]
@@ -317,7 +317,8 @@ class ContactListApi(StudioAPIView):
             required=False,
             allow_blank=True,
             max_length=200,
-            help_text="A name prefix (`ana`, `ana li`), an email or its prefix, or a phone "
+            help_text="A name prefix (`ana`, `ana li`), an email or its prefix (`ana@`, "
+            "`ana.lima`), or a phone "
             "number in any spelling (also its last 6+ digits).",
         )
         tag = serializers.CharField(required=False, allow_blank=True, max_length=50)
@@ -357,7 +358,9 @@ class ContactListApi(StudioAPIView):
             created_before=p.get("created_before"),
             ordering=p["ordering"],
         )
-        page = paginate(qs, ordering=ordering, cursor=p.get("cursor"), page_size=p["page_size"])
+        page = selectors.contact_page(
+            queryset=qs, ordering=ordering, cursor=p.get("cursor"), page_size=p["page_size"]
+        )
         definitions = selectors.contact_definitions(studio=self.studio)
         results = ContactOutputSerializer(
             page.items, many=True, context={"definitions": definitions}

@@ -33,6 +33,7 @@ from crm.models import (
 from crm.phones import phone_digits, phone_try_parse
 from guests.models import Favourite, Visitor
 from picpick.core.errors import ApplicationError
+from picpick.core.pagination import Page, paginate
 from picpick.core.selectors import studio_object_or_404
 
 # ?ordering= value -> the keyset ordering (non-null fields; the id is added as tie-breaker).
@@ -110,38 +111,56 @@ def custom_values_visible(contact: Contact, definitions: list[CustomFieldDefinit
     return custom_fields_visible(definitions, contact.custom_fields)
 
 
-def _ids(qs: QuerySet) -> list[uuid.UUID]:
-    return list(qs.values_list("contact_id", flat=True)[:MATCH_LIMIT])
+def _ids(qs: QuerySet, field: str = "contact_id") -> list[uuid.UUID] | None:
+    """The ids one index range gives, or None when there are more than MATCH_LIMIT (a term that
+    broad is answered by scanning in page order instead, which finds a page of dense matches
+    at once)."""
+    rows = list(qs.values_list(field, flat=True)[: MATCH_LIMIT + 1])
+    return None if len(rows) > MATCH_LIMIT else rows
 
 
-def _search(studio: Studio, q: str) -> Q:
-    """The condition for ``?q=``: an email (exact or prefix), a phone (E.164 exact or a digits
-    suffix), else a name (prefix of first or last name; "first last" both)."""
+def _matching(parts: list[tuple[QuerySet, str]]) -> set[uuid.UUID] | None:
+    """The union of the parts' ids, each read on its own index (one range each: an OR across
+    two indexes makes MariaDB walk the whole studio), or None when one part is too broad to
+    list."""
+    ids: set[uuid.UUID] = set()
+    for qs, field in parts:
+        found = _ids(qs, field)
+        if found is None:
+            return None
+        ids.update(found)
+    return ids
+
+
+def _search(studio: Studio, q: str) -> tuple[list[tuple[QuerySet, str]], Q]:
+    """What ``?q=`` matches: the index reads that list the ids, and the same condition as one
+    filter (used when a read is too broad to list). An email (exact or prefix, also its part
+    before the @ when that has a dot), a phone (E.164 exact or a digits suffix), else a name
+    (prefix of first or last name; "first last" both). Prefix matches use LIKE without BINARY
+    (``istartswith``): emails are stored lower-case and digits have no case, and only that
+    LIKE uses the index under MariaDB's case-insensitive collation."""
     q = " ".join(q.split())
-    if "@" in q:
-        return Q(
-            id__in=_ids(ContactEmail.objects.filter(studio=studio, email__startswith=q.lower()))
-        )
+    # An email's first part ("ana.lima") has a dot and no space; a name rarely does.
+    if "@" in q or ("." in q and " " not in q and not _PHONEISH.match(q)):
+        emails = ContactEmail.objects.filter(studio=studio, email__istartswith=q.lower())
+        return [(emails, "contact_id")], Q(id__in=emails.values("contact_id"))
     digits = phone_digits(q)
     if _PHONEISH.match(q) and len(digits) >= MIN_PHONE_SUFFIX:
-        ids: set[uuid.UUID] = set()
+        phones = ContactPhone.objects.filter(studio=studio)
+        parts = [(phones.filter(digits_reversed__istartswith=digits[::-1]), "contact_id")]
         e164 = phone_try_parse(q, region=phone_region(studio))
         if e164:
-            ids.update(_ids(ContactPhone.objects.filter(studio=studio, number=e164)))
-        ids.update(
-            _ids(
-                ContactPhone.objects.filter(studio=studio, digits_reversed__startswith=digits[::-1])
-            )
-        )
-        return Q(id__in=ids)
+            parts.append((phones.filter(number=e164), "contact_id"))
+        return parts, Q(id__in=parts[0][0].values("contact_id"))
+    contacts = Contact.objects.filter(studio=studio)
+    conditions = [Q(last_name__istartswith=q), Q(first_name__istartswith=q)]
     if " " in q:
         first, _, last = q.partition(" ")
-        return (
-            Q(first_name__istartswith=first, last_name__istartswith=last)
-            | Q(last_name__istartswith=q)
-            | Q(first_name__istartswith=q)
-        )
-    return Q(last_name__istartswith=q) | Q(first_name__istartswith=q)
+        conditions.append(Q(last_name__istartswith=last, first_name__istartswith=first))
+    either = conditions[0]
+    for condition in conditions[1:]:
+        either |= condition
+    return [(contacts.filter(c), "id") for c in conditions], either
 
 
 def contact_list(
@@ -155,28 +174,65 @@ def contact_list(
     ordering: str = DEFAULT_ORDERING,
 ) -> tuple[QuerySet[Contact], list[str]]:
     """The studio's live contacts (not merged tombstones) matching the filters, and the keyset
-    ordering to page them by; an unknown ordering is a 400 ``invalid_ordering``."""
+    ordering to page them by (with ``contact_page``); an unknown ordering is a 400
+    ``invalid_ordering``."""
     if ordering not in ORDERINGS:
         raise ApplicationError(
             f"Unknown ordering {ordering!r}.",
             code="invalid_ordering",
             fields={"ordering": [f"One of: {', '.join(ORDERINGS)}."]},
         )
-    qs = Contact.objects.filter(studio=studio, merged_into__isnull=True)
+    order = ORDERINGS[ordering]
+    conditions: list[Q] = []
+    ids: set[uuid.UUID] | None = None
     if q.strip():
-        qs = qs.filter(_search(studio, q))
+        parts, condition = _search(studio, q)
+        ids = _matching(parts)
+        if ids is None:
+            conditions.append(condition)
     if tag:
         found = Tag.objects.filter(studio=studio, name__iexact=tag.strip()).first()
         if found is None:
-            return qs.none(), ORDERINGS[ordering]
-        qs = qs.filter(id__in=ContactTag.objects.filter(tag=found).values("contact_id"))
+            return Contact.objects.none(), order
+        members = ContactTag.objects.filter(tag=found)
+        tagged = _matching([(members, "contact_id")])
+        if tagged is None:
+            conditions.append(Q(id__in=members.values("contact_id")))
+        else:
+            ids = tagged if ids is None else ids & tagged
+    if ids is not None:
+        # The ids were read within the studio. The page query leaves the studio out on
+        # purpose: with ``studio = ...`` MariaDB walks the (studio, name) index in page order
+        # hoping to meet the ids early (names matching a prefix sit together, so it may walk
+        # the whole studio); without it, it reads the ids by primary key and sorts those few.
+        qs = Contact.objects.filter(id__in=ids)
+    else:
+        qs = Contact.objects.filter(studio=studio)
+    qs = qs.filter(*conditions, merged_into__isnull=True)
     if source:
         qs = qs.filter(source=source)
     if created_after:
         qs = qs.filter(created_at__gte=created_after)
     if created_before:
         qs = qs.filter(created_at__lt=created_before)
-    return _with_lists(qs), ORDERINGS[ordering]
+    return qs, order
+
+
+def contact_page(
+    *, queryset: QuerySet[Contact], ordering: list[str], cursor: str | None, page_size: int
+) -> Page:
+    """A keyset page of ``queryset``: ordered on the sort columns and the id alone (a sort of
+    thousands of narrow rows, not of whole contacts with their notes and JSON), then the page's
+    contacts read whole with their emails, phones and tags."""
+    keys = {name.lstrip("-") for name in ordering} | {"id"}
+    page = paginate(queryset.only(*keys), ordering=ordering, cursor=cursor, page_size=page_size)
+    ids = [row.id for row in page.items]
+    full = {c.id: c for c in _with_lists(Contact.objects.filter(id__in=ids))}
+    return Page(
+        items=[full[i] for i in ids if i in full],
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
+    )
 
 
 def import_job_get(*, studio: Studio, import_job_id: Any) -> ImportJob:

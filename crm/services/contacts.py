@@ -536,7 +536,7 @@ def contact_erase(*, contact: Contact, by: User | None) -> Contact:
 
 
 # --- CSV import ---------------------------------------------------------------------------------
-IMPORT_BATCH = 1000
+IMPORT_BATCH = 2000
 MAX_STORED_ERRORS = 1000
 LAYOUTS = ("auto", "honeybook", "dubsado", "mapping")
 IMPORT_FIELDS = (
@@ -867,6 +867,8 @@ def contact_import_run(*, import_job_id: uuid.UUID | str) -> ImportJob | None:
 
 
 def _append_errors(job_id: uuid.UUID, errors: list[dict], count: int) -> None:
+    if not errors and not count:
+        return
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(id=job_id)
         room = MAX_STORED_ERRORS - len(job.errors)

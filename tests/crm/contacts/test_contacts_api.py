@@ -273,3 +273,8 @@ def test_keyset_pages_cover_everyone_once(alice_client, people):
             break
         cursor = body["next"]
     assert sorted(seen) == sorted(people.values()) and len(seen) == 4
+
+
+def test_search_by_the_dotted_part_before_the_at(alice_client, studio_a):
+    made = _create(alice_client, first_name="Zed", emails=["ana.lima@example.com"]).json()
+    assert _ids(alice_client, "q=ana.li") == [made["id"]]
