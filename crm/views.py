@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse, HttpResponseRedirect
@@ -29,34 +28,11 @@ from crm.services import inquiries as services
 from domains.selectors import studio_for_site
 from guests.selectors import studio_logo_url
 from picpick.core.clientaddr import client_address
+from picpick.core.csp import content_security_policy
 from picpick.core.errors import ApplicationError, NotFound, RateLimited
-from picpick.core.storage import get_storage
 
 HONEYPOT = "website"
 _TOKEN_CODES = {"invalid_form_token", "form_token_expired"}
-
-
-def _storage_origin() -> str:
-    """Where the studio's logo URL points (S3, a CDN, or this site's /storage/)."""
-    url = urlsplit(get_storage().presign_get(key="csp-origin-probe", expires_in=60))
-    return f"{url.scheme}://{url.netloc}"
-
-
-def content_security_policy(*, frame_ancestors: str = "'none'") -> str:
-    """The site pages' policy (as the guest pages'), with who may frame the page."""
-    return "; ".join(
-        [
-            "default-src 'self'",
-            f"img-src 'self' data: {_storage_origin()}",
-            "script-src 'self'",
-            "style-src 'self'",
-            "connect-src 'self'",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            f"frame-ancestors {frame_ancestors}",
-        ]
-    )
 
 
 def embed_frame_ancestors(form: InquiryForm) -> str:

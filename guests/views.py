@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from urllib.parse import urlsplit
 
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
@@ -23,33 +22,10 @@ from galleries.selectors.delivery import gallery_cover_thumb_urls
 from guests import access, selectors, services
 from guests.apis.base import set_grant_cookie
 from picpick.core.clientaddr import client_address
+from picpick.core.csp import content_security_policy
 from picpick.core.errors import ApplicationError, NotFound, RateLimited
-from picpick.core.storage import get_storage
 
 logger = logging.getLogger(__name__)
-
-
-def _storage_origin() -> str:
-    """Where signed image URLs point (S3, CloudFront, or the app's own /storage/)."""
-    url = urlsplit(get_storage().presign_get(key="csp-origin-probe", expires_in=60))
-    return f"{url.scheme}://{url.netloc}"
-
-
-def content_security_policy() -> str:
-    storage = _storage_origin()
-    return "; ".join(
-        [
-            "default-src 'self'",
-            f"img-src 'self' data: blob: {storage}",
-            f"connect-src 'self' {storage}",
-            "script-src 'self'",
-            "style-src 'self'",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
-    )
 
 
 def _render(request, template: str, context: dict, status: int = 200):

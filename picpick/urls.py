@@ -3,6 +3,7 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from crm.urls.inquiries import public_urlpatterns as inquiries_public
 from picpick.core.errors import API_NOT_FOUND, api_not_found
 from picpick.views import landing
 
@@ -23,6 +24,8 @@ api_v1 = [
     path("", include("domains.urls")),
     path("", include("guests.urls")),
     path("", include("crm.urls")),
+    # The inquiry forms' JSON API for apps: on the API host too (a form named by its id only).
+    path("", include(inquiries_public)),
 ]
 
 urlpatterns = [

@@ -561,6 +561,7 @@ SPECTACULAR_SETTINGS = {
         "DownloadJobStateEnum": "galleries.models.DownloadJob.State",
         "DownloadSizeEnum": "galleries.models.DownloadJob.Size",
         "CustomFieldKindEnum": "crm.models.CustomFieldDefinition.Kind",
+        "InquiryQuestionKindEnum": "crm.inquiry_fields.KINDS",
         "CustomFieldAppliesToEnum": "crm.models.CustomFieldDefinition.AppliesTo",
         "ContactSourceEnum": "crm.models.Contact.Source",
         "ImportJobStateEnum": "crm.models.ImportJob.State",
