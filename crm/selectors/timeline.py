@@ -16,11 +16,11 @@ contact is linked to. How that stays fast at a million events:
 - So it is read as a union of index range scans with one merged keyset
   (``picpick.core.pagination.paginate_union``): the contact's own events through
   ``(contact, -occurred_at, -id)``, each linked job's through ``(job, -occurred_at, -id)``,
-  each reading only the ids of its first 51 entries after the cursor (covering reads), then
-  the page's rows by primary key. An event on both the contact and one of its jobs counts once.
-  A contact is linked to a handful of jobs; past ``JOB_PARTS_MAX`` jobs (a planner with
-  hundreds) the jobs are read as one ``job IN (...)`` part, a bounded sort of those jobs'
-  events, instead of hundreds of queries.
+  each part reading only the ids of its first 51 entries after the cursor (covering reads),
+  and the page's rows loaded by those ids -- one statement, whatever the depth. An event on
+  both the contact and one of its jobs counts once. A contact is linked to a handful of jobs;
+  past ``JOB_PARTS_MAX`` (a planner with hundreds) the jobs are read as one ``job IN (...)``
+  part, a bounded sort of those jobs' events, instead of hundreds of derived tables.
 
 The events of a job or contact are read without repeating the studio: the job or contact was
 fetched through the studio-scoped get, and a ``studio =`` term would let the planner pick the
