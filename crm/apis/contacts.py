@@ -349,7 +349,7 @@ class ContactListApi(StudioAPIView):
         params = self.ContactFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         p = params.validated_data
-        qs, ordering = selectors.contact_list(
+        query = selectors.contact_list(
             studio=self.studio,
             q=p.get("q", ""),
             tag=p.get("tag", ""),
@@ -358,9 +358,7 @@ class ContactListApi(StudioAPIView):
             created_before=p.get("created_before"),
             ordering=p["ordering"],
         )
-        page = selectors.contact_page(
-            queryset=qs, ordering=ordering, cursor=p.get("cursor"), page_size=p["page_size"]
-        )
+        page = selectors.contact_page(query=query, cursor=p.get("cursor"), page_size=p["page_size"])
         definitions = selectors.contact_definitions(studio=self.studio)
         results = ContactOutputSerializer(
             page.items, many=True, context={"definitions": definitions}

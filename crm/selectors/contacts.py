@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +34,7 @@ from crm.models import (
 from crm.phones import phone_digits, phone_try_parse
 from guests.models import Favourite, Visitor
 from picpick.core.errors import ApplicationError
-from picpick.core.pagination import Page, paginate
+from picpick.core.pagination import Page, paginate, paginate_union
 from picpick.core.selectors import studio_object_or_404
 
 # ?ordering= value -> the keyset ordering (non-null fields; the id is added as tie-breaker).
@@ -132,11 +133,12 @@ def _matching(parts: list[tuple[QuerySet, str]]) -> set[uuid.UUID] | None:
     return ids
 
 
-def _search(studio: Studio, q: str) -> tuple[list[tuple[QuerySet, str]], Q]:
+def _search(studio: Studio, q: str) -> tuple[list[tuple[QuerySet, str]], Q | list[Q]]:
     """What ``?q=`` matches: the index reads that list the ids, and the same condition as one
     filter (used when a read is too broad to list). An email (exact or prefix, also its part
     before the @ when that has a dot), a phone (E.164 exact or a digits suffix), else a name
-    (prefix of first or last name; "first last" both). Prefix matches use LIKE without BINARY
+    (prefix of first or last name; "first last" both: a list of conditions, paged as a union
+    of index ranges when too broad). Prefix matches use LIKE without BINARY
     (``istartswith``): emails are stored lower-case and digits have no case, and only that
     LIKE uses the index under MariaDB's case-insensitive collation."""
     q = " ".join(q.split())
@@ -157,10 +159,7 @@ def _search(studio: Studio, q: str) -> tuple[list[tuple[QuerySet, str]], Q]:
     if " " in q:
         first, _, last = q.partition(" ")
         conditions.append(Q(last_name__istartswith=last, first_name__istartswith=first))
-    either = conditions[0]
-    for condition in conditions[1:]:
-        either |= condition
-    return [(contacts.filter(c), "id") for c in conditions], either
+    return [(contacts.filter(c), "id") for c in conditions], conditions
 
 
 def contact_list(
@@ -172,8 +171,8 @@ def contact_list(
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     ordering: str = DEFAULT_ORDERING,
-) -> tuple[QuerySet[Contact], list[str]]:
-    """The studio's live contacts (not merged tombstones) matching the filters, and the keyset
+) -> ContactQuery:
+    """The studio's live contacts (not merged tombstones) matching the filters, with the keyset
     ordering to page them by (with ``contact_page``); an unknown ordering is a 400
     ``invalid_ordering``."""
     if ordering not in ORDERINGS:
@@ -184,16 +183,19 @@ def contact_list(
         )
     order = ORDERINGS[ordering]
     conditions: list[Q] = []
+    union: list[Q] = []
     ids: set[uuid.UUID] | None = None
     if q.strip():
         parts, condition = _search(studio, q)
         ids = _matching(parts)
-        if ids is None:
+        if ids is None and isinstance(condition, list):
+            union = condition
+        elif ids is None:
             conditions.append(condition)
     if tag:
         found = Tag.objects.filter(studio=studio, name__iexact=tag.strip()).first()
         if found is None:
-            return Contact.objects.none(), order
+            return ContactQuery(queryset=Contact.objects.none(), ordering=order, union=[])
         members = ContactTag.objects.filter(tag=found)
         tagged = _matching([(members, "contact_id")])
         if tagged is None:
@@ -215,17 +217,33 @@ def contact_list(
         qs = qs.filter(created_at__gte=created_after)
     if created_before:
         qs = qs.filter(created_at__lt=created_before)
-    return qs, order
+    return ContactQuery(queryset=qs, ordering=order, union=union)
 
 
-def contact_page(
-    *, queryset: QuerySet[Contact], ordering: list[str], cursor: str | None, page_size: int
-) -> Page:
+@dataclass(frozen=True)
+class ContactQuery:
+    queryset: QuerySet[Contact]
+    ordering: list[str]
+    # A name too common to list by ids: its conditions, each an index range (any one matches).
+    union: list[Q]
+
+
+def contact_page(*, query: ContactQuery, cursor: str | None, page_size: int) -> Page:
     """A keyset page of ``queryset``: ordered on the sort columns and the id alone (a sort of
     thousands of narrow rows, not of whole contacts with their notes and JSON), then the page's
     contacts read whole with their emails, phones and tags."""
-    keys = {name.lstrip("-") for name in ordering} | {"id"}
-    page = paginate(queryset.only(*keys), ordering=ordering, cursor=cursor, page_size=page_size)
+    keys = {name.lstrip("-") for name in query.ordering} | {"id"}
+    narrow = query.queryset.only(*keys)
+    if query.union:
+        page = paginate_union(
+            narrow,
+            parts=query.union,
+            ordering=query.ordering,
+            cursor=cursor,
+            page_size=page_size,
+        )
+    else:
+        page = paginate(narrow, ordering=query.ordering, cursor=cursor, page_size=page_size)
     ids = [row.id for row in page.items]
     full = {c.id: c for c in _with_lists(Contact.objects.filter(id__in=ids))}
     return Page(

@@ -278,3 +278,19 @@ def test_keyset_pages_cover_everyone_once(alice_client, people):
 def test_search_by_the_dotted_part_before_the_at(alice_client, studio_a):
     made = _create(alice_client, first_name="Zed", emails=["ana.lima@example.com"]).json()
     assert _ids(alice_client, "q=ana.li") == [made["id"]]
+
+
+def test_a_name_too_common_to_list_is_paged_as_a_union(alice_client, people, monkeypatch):
+    from crm.selectors import contacts as selectors
+
+    expected = _ids(alice_client, "q=an")
+    monkeypatch.setattr(selectors, "MATCH_LIMIT", 1)
+    assert _ids(alice_client, "q=an") == expected
+    seen, cursor = [], ""
+    while True:
+        body = alice_client.get(f"{URL}?q=an&page_size=1&cursor={cursor}").json()
+        seen += [c["id"] for c in body["results"]]
+        if not body["next"]:
+            break
+        cursor = body["next"]
+    assert seen == expected
