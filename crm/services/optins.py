@@ -11,16 +11,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Studio, User
 from crm.models import Contact, ContactEmail, Job, JobContact, JobGallery
+from crm.services.contacts import contact_create
 from crm.services.jobs import job_contact_add, job_create
 from crm.services.timeline import timeline_record
 from galleries.models import Gallery
 from guests.models import Visitor
-from picpick.core.errors import ApplicationError
+from picpick.core.errors import ApplicationError, Conflict
 
 Role = JobContact.Role
 CONVERT_MAX = 500
@@ -62,25 +63,22 @@ def _contact_for_visitor(*, studio: Studio, visitor: Visitor, gallery: Gallery) 
     contact = _contact_by_email(studio_id=studio.id, email=email)
     if contact is None:
         first, last = _names(visitor.name)
-        # TODO(crm contacts): make it through the contacts service once it exists (it keeps
-        # the primary email copy and the duplicate rule); this writes the same two rows.
         try:
-            with transaction.atomic():  # a savepoint: the same email opting in twice at once
-                contact = Contact.objects.create(
-                    studio=studio,
-                    first_name=first,
-                    last_name=last,
-                    email=email,
-                    source=Contact.Source.GALLERY,
-                    marketing_consent=True,
-                    marketing_consent_at=at,
-                    marketing_consent_source=consent_source(gallery),
-                )
-                ContactEmail.objects.create(
-                    studio=studio, contact=contact, email=email, is_primary=True
-                )
+            contact = contact_create(
+                studio=studio,
+                by=None,
+                emails=[email],
+                first_name=first,
+                last_name=last,
+                source=Contact.Source.GALLERY,
+                marketing_consent=True,
+                marketing_consent_source=consent_source(gallery),
+            )
+            # Consent dates from the guest's tick, not from when this hook ran.
+            contact.marketing_consent_at = at
+            contact.save(update_fields=["marketing_consent_at", "updated_at"])
             return contact
-        except IntegrityError:
+        except Conflict:  # the same email opting in twice at once: the other one made it
             contact = _contact_by_email(studio_id=studio.id, email=email)
             if contact is None:
                 raise
