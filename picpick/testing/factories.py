@@ -355,6 +355,14 @@ class DomainFactory(factory.django.DjangoModelFactory):
     held_hostname = factory.LazyAttribute(lambda o: o.hostname if o.state in Domain.HELD else None)
     primary_of = factory.LazyAttribute(lambda o: o.studio.id if o.is_primary else None)
     verify_started_at = factory.LazyFunction(timezone.now)
+    verified_at = factory.LazyAttribute(
+        lambda o: (
+            o.verify_started_at if o.state in (Domain.State.VERIFIED, Domain.State.ACTIVE) else None
+        )
+    )
+    activated_at = factory.LazyAttribute(
+        lambda o: o.verify_started_at if o.state == Domain.State.ACTIVE else None
+    )
 
 
 # --- guests -----------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 from PIL import Image
 
 from domains.models import Domain
@@ -22,6 +21,7 @@ from galleries.models import Gallery
 from galleries.services.access import gallery_guest_access_update
 from guests.models import Favourite, Visitor
 from picpick.core.storage import get_storage
+from picpick.testing.factories import DomainFactory
 from picpick.testing.scenes import faces_dir
 from tests.faces_search.conftest import build_shared_gallery, shared_faces  # noqa: F401
 
@@ -109,18 +109,7 @@ def pin_gallery(studio_a, shared_faces, local_storage):  # noqa: F811
                 body=_jpeg(file, edge),
                 content_type="image/jpeg",
             )
-    now = timezone.now()
-    Domain.objects.create(
-        studio=studio_a,
-        hostname=HOST,
-        held_hostname=HOST,
-        kind=Domain.Kind.SUBDOMAIN,
-        state=Domain.State.ACTIVE,
-        challenge_token="t" * 32,
-        verify_started_at=now,
-        verified_at=now,
-        activated_at=now,
-    )
+    DomainFactory(studio=studio_a, hostname=HOST, state=Domain.State.ACTIVE)
     return shared
 
 
@@ -247,18 +236,7 @@ def test_the_status_and_viewer_count_the_whole_gallery_not_the_loaded_page(
     gallery_services.gallery_publish(gallery=gallery, by=alice)
     for number in range(75):  # the grid loads 60 at a time
         stored_photo(local_storage, gallery, alice, filename=f"IMG_{number:04d}.jpg")
-    now = timezone.now()
-    Domain.objects.create(
-        studio=studio_a,
-        hostname=HOST,
-        held_hostname=HOST,
-        kind=Domain.Kind.SUBDOMAIN,
-        state=Domain.State.ACTIVE,
-        challenge_token="t" * 32,
-        verify_started_at=now,
-        verified_at=now,
-        activated_at=now,
-    )
+    DomainFactory(studio=studio_a, hostname=HOST, state=Domain.State.ACTIVE)
     browser.get(f"{browser.site}/g/{gallery.slug}/")
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#grid .tile"), message="the grid")
     status = browser.find_element(By.ID, "status")

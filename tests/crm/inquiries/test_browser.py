@@ -15,11 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from crm.models import Inquiry, InquiryForm
 from crm.services import inquiries as services
 from domains.models import Domain
+from picpick.testing.factories import DomainFactory
 from tests.guests.test_pages_browser import ARTIFACTS, CHROMEDRIVER, CHROMIUM, shot, wait_for
 
 SITE_HOST = "photos.annasmith.test"  # the studio's PicPick site (a custom domain)
@@ -65,18 +65,7 @@ def browser(live_server):
 def site(studio_a, wedding_form, settings):
     """Studio A's site on its custom domain; a person must take two seconds to send."""
     settings.PICPICK_CRM_INQUIRY_MIN_SECONDS = MIN_SECONDS
-    now = timezone.now()
-    Domain.objects.create(
-        studio=studio_a,
-        hostname=SITE_HOST,
-        held_hostname=SITE_HOST,
-        kind=Domain.Kind.SUBDOMAIN,
-        state=Domain.State.ACTIVE,
-        challenge_token="t" * 32,
-        verify_started_at=now,
-        verified_at=now,
-        activated_at=now,
-    )
+    DomainFactory(studio=studio_a, hostname=SITE_HOST, state=Domain.State.ACTIVE)
     return wedding_form
 
 

@@ -5,14 +5,19 @@ it unticked does not."""
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from crm.models import Contact, JobContact
 from domains.models import Domain
 from galleries.models import Gallery
 from galleries.services.access import gallery_guest_access_update
 from guests.models import Visitor
-from picpick.testing.factories import GalleryFactory, JobFactory, JobGalleryFactory, StageFactory
+from picpick.testing.factories import (
+    DomainFactory,
+    GalleryFactory,
+    JobFactory,
+    JobGalleryFactory,
+    StageFactory,
+)
 from tests.guests.test_pages_browser import (  # noqa: F401  (the browser fixture)
     CHROMEDRIVER,
     CHROMIUM,
@@ -40,18 +45,7 @@ def wedding(studio_a):
     )
     job = JobFactory(stage=StageFactory(pipeline__studio=studio_a), name="Smith wedding")
     JobGalleryFactory(job=job, gallery=gallery)
-    now = timezone.now()
-    Domain.objects.create(
-        studio=studio_a,
-        hostname=HOST,
-        held_hostname=HOST,
-        kind=Domain.Kind.SUBDOMAIN,
-        state=Domain.State.ACTIVE,
-        challenge_token="t" * 32,
-        verify_started_at=now,
-        verified_at=now,
-        activated_at=now,
-    )
+    DomainFactory(studio=studio_a, hostname=HOST, state=Domain.State.ACTIVE)
     return gallery, job
 
 
