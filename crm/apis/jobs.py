@@ -493,7 +493,7 @@ class JobDetailApi(StudioAPIView):
         ],
     )
     def patch(self, request, job_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         data = self.JobUpdateInputSerializer.validate_or_raise(request.data)
         data = _fields_from(self, data, job=job)
         services.job_update(job=job, by=request.user, **data)
@@ -506,7 +506,7 @@ class JobDetailApi(StudioAPIView):
         responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 403, 404)},
     )
     def delete(self, request, job_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         services.job_delete(job=job, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -554,7 +554,7 @@ class JobStageApi(StudioAPIView):
         ],
     )
     def get(self, request, job_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         changes = selectors.job_stage_changes(job=job)
         return Response({"results": StageChangeOutputSerializer(changes, many=True).data})
 
@@ -590,7 +590,7 @@ class JobStageApi(StudioAPIView):
         ],
     )
     def post(self, request, job_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         data = self.JobStageInputSerializer.validate_or_raise(request.data)
         stage = selectors.stage_for_input(studio=self.studio, stage_id=data["stage"])
         services.job_stage_change(
@@ -629,7 +629,7 @@ class JobContactListApi(StudioAPIView):
         ],
     )
     def post(self, request, job_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         data = JobContactInputSerializer.validate_or_raise(request.data)
         contact = selectors.contacts_for_input(studio=self.studio, contact_ids=[data["contact"]])[
             data["contact"]
@@ -648,7 +648,7 @@ class JobContactDetailApi(StudioAPIView):
         is_billing = serializers.BooleanField(required=False)
 
     def _objects(self, job_id, contact_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         contact = studio_object_or_404(
             Contact.objects.all(),
             studio=self.studio,
@@ -718,7 +718,7 @@ class JobGalleryListApi(StudioAPIView):
         ],
     )
     def post(self, request, job_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         data = self.JobGalleryInputSerializer.validate_or_raise(request.data)
         gallery = selectors.gallery_for_input(studio=self.studio, gallery_id=data["gallery"])
         services.job_gallery_link(job=job, gallery=gallery, by=request.user)
@@ -735,7 +735,7 @@ class JobGalleryDetailApi(StudioAPIView):
         responses={204: OpenApiResponse(description="Unlinked."), **error_responses(401, 403, 404)},
     )
     def delete(self, request, job_id, gallery_id):
-        job = selectors.job_get_for_update(studio=self.studio, job_id=job_id)
+        job = selectors.job_get_plain(studio=self.studio, job_id=job_id)
         gallery = studio_object_or_404(
             Gallery.objects.all(),
             studio=self.studio,

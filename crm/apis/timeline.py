@@ -8,6 +8,8 @@ from rest_framework.response import Response
 
 from accounts.permissions import Perm
 from crm.selectors import timeline as selectors
+from crm.selectors.contacts import contact_get
+from crm.selectors.jobs import job_get_plain
 from crm.services.notes import NOTE_MAX_LENGTH, note_add
 from crm.timeline import KINDS
 from picpick.core.apis import StudioAPIView
@@ -143,7 +145,7 @@ class JobTimelineApi(StudioAPIView):
         examples=[_PAGE_EXAMPLE],
     )
     def get(self, request, job_id):
-        job = selectors.timeline_job_get(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         params, kinds = _params(request)
         page = selectors.timeline_job_page(
             job=job,
@@ -166,7 +168,7 @@ class ContactTimelineApi(StudioAPIView):
         examples=[_PAGE_EXAMPLE],
     )
     def get(self, request, contact_id):
-        contact = selectors.timeline_contact_get(studio=self.studio, contact_id=contact_id)
+        contact = contact_get(studio=self.studio, contact_id=contact_id)
         params, kinds = _params(request)
         page = selectors.timeline_contact_page(
             contact=contact,
@@ -189,7 +191,7 @@ class JobNoteApi(StudioAPIView):
         examples=[_NOTE_EXAMPLE],
     )
     def post(self, request, job_id):
-        job = selectors.timeline_job_get(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         data = NoteInputSerializer.validate_or_raise(request.data)
         event = note_add(by=request.user, text=data["text"], job=job)
         return Response(TimelineEventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
@@ -207,7 +209,7 @@ class ContactNoteApi(StudioAPIView):
         examples=[_NOTE_EXAMPLE],
     )
     def post(self, request, contact_id):
-        contact = selectors.timeline_contact_get(studio=self.studio, contact_id=contact_id)
+        contact = contact_get(studio=self.studio, contact_id=contact_id)
         data = NoteInputSerializer.validate_or_raise(request.data)
         event = note_add(by=request.user, text=data["text"], contact=contact)
         return Response(TimelineEventOutputSerializer(event).data, status=status.HTTP_201_CREATED)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.permissions import Perm
 from crm.models import EmailMessage, Task, WorkflowStep, WorkflowStepRun
 from crm.selectors import work as selectors
+from crm.selectors.jobs import job_get_plain
 from crm.services import emails as email_services
 from crm.services import tasks as task_services
 from crm.services import workflows as workflow_services
@@ -629,7 +630,7 @@ class JobEmailListApi(StudioAPIView):
         examples=[_page_example({**_MESSAGE_EXAMPLE, "state": "sent", "attempts": 1})],
     )
     def get(self, request, job_id):
-        job = selectors.job_for_work(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         data = _page_params(request)
         page = selectors.email_message_list(
             studio=self.studio, job=job, cursor=data.get("cursor"), page_size=data["page_size"]
@@ -669,7 +670,7 @@ class JobEmailListApi(StudioAPIView):
         ],
     )
     def post(self, request, job_id):
-        job = selectors.job_for_work(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         data = self.JobSendInputSerializer.validate_or_raise(request.data)
         if data.get("to"):
             recipients = selectors.contacts_for_input(studio=self.studio, contact_ids=data["to"])
@@ -1127,7 +1128,7 @@ class JobWorkflowListApi(StudioAPIView):
         examples=[OpenApiExample("Runs", value={"results": [_RUN_EXAMPLE]}, response_only=True)],
     )
     def get(self, request, job_id):
-        job = selectors.job_for_work(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         runs = selectors.job_workflow_runs(job=job)
         return Response({"results": RunOutputSerializer(runs, many=True).data})
 
@@ -1158,7 +1159,7 @@ class JobWorkflowListApi(StudioAPIView):
         ],
     )
     def post(self, request, job_id):
-        job = selectors.job_for_work(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         data = self.ApplyInputSerializer.validate_or_raise(request.data)
         workflow = selectors.workflow_for_input(studio=self.studio, workflow_id=data["workflow_id"])
         run = workflow_services.workflow_apply(workflow=workflow, job=job, by=request.user)
@@ -1183,7 +1184,7 @@ class JobWorkflowPauseApi(StudioAPIView):
         ],
     )
     def post(self, request, job_id, run_id):
-        job = selectors.job_for_work(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         run = selectors.workflow_run_get(studio=self.studio, job=job, run_id=run_id)
         run = workflow_services.workflow_run_pause(run=run, by=request.user)
         return Response(RunOutputSerializer(run).data)
@@ -1196,7 +1197,7 @@ class JobWorkflowPauseApi(StudioAPIView):
         examples=[OpenApiExample("Running", value=_RUN_EXAMPLE, response_only=True)],
     )
     def delete(self, request, job_id, run_id):
-        job = selectors.job_for_work(studio=self.studio, job_id=job_id)
+        job = job_get_plain(studio=self.studio, job_id=job_id)
         run = selectors.workflow_run_get(studio=self.studio, job=job, run_id=run_id)
         run = workflow_services.workflow_run_resume(run=run, by=request.user)
         return Response(RunOutputSerializer(run).data)

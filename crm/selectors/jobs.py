@@ -140,8 +140,9 @@ def job_get(*, studio: Studio, job_id: uuid.UUID | str) -> Job:
     )
 
 
-def job_get_for_update(*, studio: Studio, job_id: uuid.UUID | str) -> Job:
-    """The job, plain (the writer locks and re-reads it)."""
+def job_get_plain(*, studio: Studio, job_id: uuid.UUID | str) -> Job:
+    """The job without its lists: for writers (which lock and re-read it) and for reads that
+    need only the row (its timeline, its tasks and emails)."""
     return studio_object_or_404(
         Job.objects.all(), studio=studio, object_id=job_id, message="Job not found."
     )

@@ -29,30 +29,14 @@ studio index and sort the studio's whole timeline.
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import Q, QuerySet
 
-from accounts.models import Studio
 from crm.models import Contact, Job, JobContact, TimelineEvent
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate, paginate_union
-from picpick.core.selectors import studio_object_or_404
 
 ORDERING = ["-occurred_at", "-id"]
 # Up to this many linked jobs, one index range scan each; beyond, one ``job IN`` part.
 JOB_PARTS_MAX = 20
-
-
-def timeline_job_get(*, studio: Studio, job_id: uuid.UUID | str) -> Job:
-    return studio_object_or_404(
-        Job.objects.all(), studio=studio, object_id=job_id, message="No such job."
-    )
-
-
-def timeline_contact_get(*, studio: Studio, contact_id: uuid.UUID | str) -> Contact:
-    return studio_object_or_404(
-        Contact.objects.all(), studio=studio, object_id=contact_id, message="No such contact."
-    )
 
 
 def _events(kinds: list[str] | None) -> QuerySet[TimelineEvent]:

@@ -39,12 +39,6 @@ def _due_sort():
 
 
 # --- Objects named in a URL (404) or in a body (400 on the field) -------------------------------
-def job_for_work(*, studio: Studio, job_id: Any) -> Job:
-    return studio_object_or_404(
-        Job.objects.all(), studio=studio, object_id=job_id, message="Job not found."
-    )
-
-
 def contact_for_work(*, studio: Studio, contact_id: Any) -> Contact:
     return studio_object_or_404(
         Contact.objects.filter(merged_into__isnull=True),
