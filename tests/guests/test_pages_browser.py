@@ -8,12 +8,8 @@ Screenshots of each step are kept as test artefacts in ``var/test-artifacts/brow
 from __future__ import annotations
 
 import io
-import shutil
-import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from PIL import Image
 
 from domains.models import Domain
@@ -23,65 +19,27 @@ from guests.models import Favourite, Visitor
 from picpick.core.storage import get_storage
 from picpick.testing.factories import DomainFactory
 from picpick.testing.scenes import faces_dir
+from tests.browser import chromium, needs_chromium, shot, wait_for
 from tests.faces_search.conftest import build_shared_gallery, shared_faces  # noqa: F401
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 HOST = "photos.annasmith.test"
 PIN = "2468"
-ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "browser"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
-    ),
+    needs_chromium,
 ]
 
 
 @pytest.fixture
 def browser(tmp_path, live_server):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    port = live_server.url.rsplit(":", 1)[1]
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--host-resolver-rules=MAP {HOST} 127.0.0.1",
-    ):
-        options.add_argument(argument)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    driver.site = f"http://{HOST}:{port}"
+    driver = chromium(hosts=[HOST], downloads=downloads)
+    driver.site = f"http://{HOST}:{live_server.url.rsplit(':', 1)[1]}"
     driver.downloads = downloads
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
-
-
-def shot(driver, name: str) -> None:
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_for(condition, timeout: float = 15.0, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def _jpeg(file: str, long_edge: int) -> bytes:

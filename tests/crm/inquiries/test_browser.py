@@ -20,7 +20,7 @@ from crm.models import Inquiry, InquiryForm
 from crm.services import inquiries as services
 from domains.models import Domain
 from picpick.testing.factories import DomainFactory
-from tests.guests.test_pages_browser import ARTIFACTS, CHROMEDRIVER, CHROMIUM, shot, wait_for
+from tests.browser import chromium, needs_chromium, shot, wait_for
 
 SITE_HOST = "photos.annasmith.test"  # the studio's PicPick site (a custom domain)
 WEBSITE_HOST = "www.annasmith.test"  # the studio's own website, elsewhere
@@ -29,34 +29,16 @@ MIN_SECONDS = 2
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
-    ),
+    needs_chromium,
 ]
 
 
 @pytest.fixture
 def browser(live_server):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    port = live_server.url.rsplit(":", 1)[1]
-    rules = ", ".join(f"MAP {host} 127.0.0.1" for host in (SITE_HOST, WEBSITE_HOST, STRANGER_HOST))
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1100,1000",
-        f"--host-resolver-rules={rules}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    driver.site = f"http://{SITE_HOST}:{port}"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver = chromium(
+        hosts=[SITE_HOST, WEBSITE_HOST, STRANGER_HOST], window="1100,1000", console_log=True
+    )
+    driver.site = f"http://{SITE_HOST}:{live_server.url.rsplit(':', 1)[1]}"
     yield driver
     driver.quit()
 

@@ -18,20 +18,12 @@ from picpick.testing.factories import (
     JobGalleryFactory,
     StageFactory,
 )
-from tests.guests.test_pages_browser import (  # noqa: F401  (the browser fixture)
-    CHROMEDRIVER,
-    CHROMIUM,
-    HOST,
-    browser,
-    shot,
-    wait_for,
-)
+from tests.browser import needs_chromium, shot, wait_for
+from tests.guests.test_pages_browser import HOST, browser  # noqa: F401  (the browser fixture)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
-    ),
+    needs_chromium,
 ]
 
 
