@@ -121,8 +121,16 @@ class Contact(StudioOwnedModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["studio", "last_name", "first_name"], name="crm_contact_last"),
-            models.Index(fields=["studio", "first_name"], name="crm_contact_first"),
+            # Lists and name searches read live contacts (``merged_into IS NULL``, an equality
+            # to the index) in name order: each a range that stops after a page.
+            models.Index(
+                fields=["studio", "merged_into", "last_name", "first_name"],
+                name="crm_contact_live_last",
+            ),
+            models.Index(
+                fields=["studio", "merged_into", "first_name", "last_name"],
+                name="crm_contact_live_first",
+            ),
             models.Index(fields=["studio", "email"], name="crm_contact_email"),
             models.Index(fields=["studio", "phone"], name="crm_contact_phone"),
             models.Index(fields=["studio", "company"], name="crm_contact_company"),

@@ -31,7 +31,7 @@ from picpick.core.apis import StudioAPIView
 from picpick.core.errors import ApplicationError
 from picpick.core.openapi import error_responses
 from picpick.core.pagination import PageParams, page_body
-from picpick.core.serializers import InputSerializer
+from picpick.core.serializers import InputSerializer, QuickOutputMixin
 
 TAGS = ["crm"]
 
@@ -53,7 +53,7 @@ class CustomFieldOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class EmailOutputSerializer(serializers.Serializer):
+class EmailOutputSerializer(QuickOutputMixin, serializers.Serializer):
     email = serializers.CharField()
     is_primary = serializers.BooleanField()
 
@@ -65,14 +65,14 @@ class PhoneSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=30, required=False, allow_blank=True)
 
 
-class PhoneOutputSerializer(PhoneSerializer):
+class PhoneOutputSerializer(QuickOutputMixin, PhoneSerializer):
     is_primary = serializers.BooleanField()
 
 
-class ContactOutputSerializer(serializers.ModelSerializer):
-    emails = EmailOutputSerializer(many=True)
-    phones = PhoneOutputSerializer(many=True)
-    tags = serializers.SerializerMethodField()
+class ContactOutputSerializer(QuickOutputMixin, serializers.ModelSerializer):
+    emails = EmailOutputSerializer(many=True, source="email_list")
+    phones = PhoneOutputSerializer(many=True, source="phone_list")
+    tags = serializers.ListField(child=serializers.CharField(), source="tag_list")
     custom_fields = serializers.SerializerMethodField()
 
     class Meta:
@@ -105,9 +105,6 @@ class ContactOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_tags(self, contact) -> list[str]:
-        return sorted((t.name for t in contact.tags.all()), key=str.lower)
 
     def get_custom_fields(self, contact) -> dict:
         return selectors.custom_values_visible(contact, self.context["definitions"])

@@ -1,7 +1,8 @@
 """Contacts: the studio's reads (get, search, exports, a person's data for GDPR art. 15).
 
-Search stays on indexes at 100,000 contacts a studio: names by prefix on
-``(studio, last_name, first_name)`` / ``(studio, first_name)``, emails by prefix on the unique
+Search stays on indexes at 100,000 contacts a studio: names by prefix on the live contacts'
+``(studio, merged_into, last_name, first_name)`` / ``(studio, merged_into, first_name,
+last_name)``, emails by prefix on the unique
 ``(studio, email)`` of ContactEmail, phones by E.164 on ``(studio, number)`` or by a digits
 suffix as a prefix of ``(studio, digits_reversed)``, tags through ``(tag, contact)``.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import DateTimeField, Prefetch, Q, QuerySet, Value
 
 from accounts.models import Studio
 from crm.custom_fields import custom_fields_visible
@@ -41,13 +42,17 @@ from picpick.core.selectors import studio_object_or_404
 ORDERINGS: dict[str, list[str]] = {
     "name": ["last_name", "first_name"],
     "-name": ["-last_name", "-first_name"],
-    "first_name": ["first_name"],
+    "first_name": ["first_name", "last_name"],
     "created_at": ["created_at"],
     "-created_at": ["-created_at"],
     "email": ["email"],
     "company": ["company"],
 }
 DEFAULT_ORDERING = "name"
+# The orderings a live contacts' name index (see Contact.Meta) answers in its own order.
+NAME_ORDERINGS = {"name", "-name", "first_name"}
+# A tag with more members than this is paged by walking names in order (see contact_list).
+DENSE_TAG = 1000
 MIN_PHONE_SUFFIX = 6
 _PHONEISH = re.compile(r"^[\d\s()+.\-/]+$")
 # Ids found by email, phone or tag before the page query: a search term matching more rows than
@@ -68,20 +73,55 @@ def contact_get(*, studio: Studio, contact_id: Any) -> Contact:
 
 
 def contact_get_detailed(*, studio: Studio, contact_id: Any) -> Contact:
-    return studio_object_or_404(
-        _with_lists(Contact.objects.all()),
-        studio=studio,
-        object_id=contact_id,
-        message="No such contact.",
-    )
+    """The contact with its ``email_list``, ``phone_list`` and ``tag_list``."""
+    contact = contact_get(studio=studio, contact_id=contact_id)
+    _attach_lists([contact])
+    return contact
 
 
-def _with_lists(qs: QuerySet[Contact]) -> QuerySet[Contact]:
-    return qs.prefetch_related(
-        Prefetch("emails", queryset=ContactEmail.objects.order_by("-is_primary", "created_at")),
-        Prefetch("phones", queryset=ContactPhone.objects.order_by("-is_primary", "created_at")),
-        Prefetch("tags", queryset=Tag.objects.order_by("name")),
+@dataclass(frozen=True)
+class EmailItem:
+    email: str
+    is_primary: bool
+
+
+@dataclass(frozen=True)
+class PhoneItem:
+    number: str
+    label: str
+    is_primary: bool
+
+
+def _attach_lists(contacts: list[Contact]) -> None:
+    """Set each contact's ``email_list`` and ``phone_list`` (primary first, then oldest first)
+    and ``tag_list`` (names, A-Z), read in one statement: the three tables' rows for these
+    contacts as one UNION ALL (a page of 50 contacts asked three prefetch queries, a third of
+    its time)."""
+    ids = [c.id for c in contacts]
+    no_time = Value(None, output_field=DateTimeField())
+    emails = ContactEmail.objects.filter(contact_id__in=ids).values_list(
+        "contact_id", Value("e"), "email", Value(""), "is_primary", "created_at"
     )
+    phones = ContactPhone.objects.filter(contact_id__in=ids).values_list(
+        "contact_id", Value("p"), "number", "label", "is_primary", "created_at"
+    )
+    tags = ContactTag.objects.filter(contact_id__in=ids).values_list(
+        "contact_id", Value("t"), "tag__name", Value(""), Value(False), no_time
+    )
+    found: dict[tuple[Any, str], list[tuple]] = {}
+    for contact_id, kind, value, label, primary, created in emails.union(phones, tags, all=True):
+        found.setdefault((contact_id, kind), []).append((value, label, bool(primary), created))
+
+    def listed(contact: Contact, kind: str) -> list[tuple]:
+        rows = found.get((contact.id, kind), [])
+        return sorted(rows, key=lambda row: (not row[2], row[3]))
+
+    for contact in contacts:
+        contact.email_list = [EmailItem(v, p) for v, _, p, _ in listed(contact, "e")]
+        contact.phone_list = [PhoneItem(v, label, p) for v, label, p, _ in listed(contact, "p")]
+        contact.tag_list = sorted(
+            (v for v, *_ in found.get((contact.id, "t"), [])), key=lambda name: name.lower()
+        )
 
 
 def contact_definitions(*, studio: Studio) -> list[CustomFieldDefinition]:
@@ -112,54 +152,66 @@ def custom_values_visible(contact: Contact, definitions: list[CustomFieldDefinit
     return custom_fields_visible(definitions, contact.custom_fields)
 
 
-def _ids(qs: QuerySet, field: str = "contact_id") -> list[uuid.UUID] | None:
-    """The ids one index range gives, or None when there are more than MATCH_LIMIT (a term that
-    broad is answered by scanning in page order instead, which finds a page of dense matches
-    at once)."""
-    rows = list(qs.values_list(field, flat=True)[: MATCH_LIMIT + 1])
+def _ids(qs: QuerySet) -> list[uuid.UUID] | None:
+    """The contact ids one index range gives, or None when there are more than MATCH_LIMIT (a
+    term that broad is answered by its condition instead)."""
+    rows = list(qs.values_list("contact_id", flat=True)[: MATCH_LIMIT + 1])
     return None if len(rows) > MATCH_LIMIT else rows
 
 
-def _matching(parts: list[tuple[QuerySet, str]]) -> set[uuid.UUID] | None:
-    """The union of the parts' ids, each read on its own index (one range each: an OR across
-    two indexes makes MariaDB walk the whole studio), or None when one part is too broad to
-    list."""
+def _matching(parts: list[QuerySet]) -> set[uuid.UUID] | None:
+    """The union of the parts' contact ids, each read on its own index (one range each: an OR
+    across two indexes makes MariaDB walk the whole studio), or None when one part is too
+    broad to list."""
     ids: set[uuid.UUID] = set()
-    for qs, field in parts:
-        found = _ids(qs, field)
+    for qs in parts:
+        found = _ids(qs)
         if found is None:
             return None
         ids.update(found)
     return ids
 
 
-def _search(studio: Studio, q: str) -> tuple[list[tuple[QuerySet, str]], Q | list[Q]]:
-    """What ``?q=`` matches: the index reads that list the ids, and the same condition as one
-    filter (used when a read is too broad to list). An email (exact or prefix, also its part
-    before the @ when that has a dot), a phone (E.164 exact or a digits suffix), else a name
-    (prefix of first or last name; "first last" both: a list of conditions, paged as a union
-    of index ranges when too broad). Prefix matches use LIKE without BINARY
-    (``istartswith``): emails are stored lower-case and digits have no case, and only that
-    LIKE uses the index under MariaDB's case-insensitive collation."""
+@dataclass(frozen=True)
+class _Search:
+    """What ``?q=`` matches, in one of two shapes. ``lookups``: reads of a few contact ids
+    (emails, phones) on their own indexes, with ``condition`` the same match as one filter for
+    when a read is too broad to list. ``names``: name conditions, any one matching, each an
+    index range in name order (paged as a union, never listed)."""
+
+    lookups: list[QuerySet]
+    condition: Q | None = None
+    names: list[Q] | None = None
+
+
+def _search(studio: Studio, q: str) -> _Search:
+    """An email (exact or prefix, also its part before the @ when that has a dot), a phone
+    (E.164 exact or a digits suffix), else a name (prefix of the first or last name; "first
+    last" both). Prefix matches use LIKE without BINARY (``istartswith``): emails are stored
+    lower-case and digits have no case, and only that LIKE uses the index under MariaDB's
+    case-insensitive collation."""
     q = " ".join(q.split())
     # An email's first part ("ana.lima") has a dot and no space; a name rarely does.
     if "@" in q or ("." in q and " " not in q and not _PHONEISH.match(q)):
         emails = ContactEmail.objects.filter(studio=studio, email__istartswith=q.lower())
-        return [(emails, "contact_id")], Q(id__in=emails.values("contact_id"))
+        return _Search(
+            lookups=[emails],
+            condition=Q(id__in=emails.values("contact_id")),
+        )
     digits = phone_digits(q)
     if _PHONEISH.match(q) and len(digits) >= MIN_PHONE_SUFFIX:
         phones = ContactPhone.objects.filter(studio=studio)
-        parts = [(phones.filter(digits_reversed__istartswith=digits[::-1]), "contact_id")]
+        suffix = phones.filter(digits_reversed__istartswith=digits[::-1])
+        lookups = [suffix]
         e164 = phone_try_parse(q, region=phone_region(studio))
         if e164:
-            parts.append((phones.filter(number=e164), "contact_id"))
-        return parts, Q(id__in=parts[0][0].values("contact_id"))
-    contacts = Contact.objects.filter(studio=studio)
-    conditions = [Q(last_name__istartswith=q), Q(first_name__istartswith=q)]
+            lookups.append(phones.filter(number=e164))
+        return _Search(lookups=lookups, condition=Q(id__in=suffix.values("contact_id")))
+    names = [Q(last_name__istartswith=q), Q(first_name__istartswith=q)]
     if " " in q:
         first, _, last = q.partition(" ")
-        conditions.append(Q(last_name__istartswith=last, first_name__istartswith=first))
-    return [(contacts.filter(c), "id") for c in conditions], conditions
+        names.append(Q(last_name__istartswith=last, first_name__istartswith=first))
+    return _Search(lookups=[], names=names)
 
 
 def contact_list(
@@ -174,7 +226,12 @@ def contact_list(
 ) -> ContactQuery:
     """The studio's live contacts (not merged tombstones) matching the filters, with the keyset
     ordering to page them by (with ``contact_page``); an unknown ordering is a 400
-    ``invalid_ordering``."""
+    ``invalid_ordering``.
+
+    Every read stays on an index at 100,000 contacts: names as index ranges of the live
+    contacts in name order (``(studio, merged_into, last_name, first_name)`` and its
+    first-name twin, so a page reads its 51 entries and stops), emails and phones as a few ids,
+    a tag as a semi-join through ``(tag, contact)``."""
     if ordering not in ORDERINGS:
         raise ApplicationError(
             f"Unknown ordering {ordering!r}.",
@@ -186,27 +243,36 @@ def contact_list(
     union: list[Q] = []
     ids: set[uuid.UUID] | None = None
     if q.strip():
-        parts, condition = _search(studio, q)
-        ids = _matching(parts)
-        if ids is None and isinstance(condition, list):
-            union = condition
-        elif ids is None:
-            conditions.append(condition)
+        search = _search(studio, q)
+        if search.names:
+            union = search.names
+        else:
+            ids = _matching(search.lookups)
+            if ids is None and search.condition is not None:
+                conditions.append(search.condition)
     if tag:
         found = Tag.objects.filter(studio=studio, name__iexact=tag.strip()).first()
         if found is None:
             return ContactQuery(queryset=Contact.objects.none(), ordering=order, union=[])
-        members = ContactTag.objects.filter(tag=found)
-        tagged = _matching([(members, "contact_id")])
-        if tagged is None:
-            conditions.append(Q(id__in=members.values("contact_id")))
-        else:
-            ids = tagged if ids is None else ids & tagged
+        members = ContactTag.objects.filter(tag=found).values("contact_id")
+        tagged = Q(id__in=members)
+        if ordering in NAME_ORDERINGS and members[: DENSE_TAG + 1].count() > DENSE_TAG:
+            # A tag of many: walk the live contacts in name order and stop after a page, each
+            # looked up in the members read once (a few thousand index entries, ~2 ms at
+            # 100,000 contacts). As a plain ``IN`` MariaDB makes it a semi-join that reads
+            # every member's row and sorts them all (~10 ms for 2,500, growing with the tag);
+            # the always-false ``OR id IS NULL`` keeps the subquery a condition. A tag of few
+            # stays a semi-join: the walk would pass the whole studio to find them.
+            tagged |= Q(id__isnull=True)
+        if ids is not None:
+            conditions.append(tagged)
+        else:  # a range of its own (or within each name range): one statement reads the page
+            union = [part & tagged for part in union] if union else [tagged]
     if ids is not None:
         # The ids were read within the studio. The page query leaves the studio out on
-        # purpose: with ``studio = ...`` MariaDB walks the (studio, name) index in page order
-        # hoping to meet the ids early (names matching a prefix sit together, so it may walk
-        # the whole studio); without it, it reads the ids by primary key and sorts those few.
+        # purpose: with ``studio = ...`` MariaDB may walk a (studio, ...) index in page order
+        # hoping to meet the few ids early; without it, it reads them by primary key and sorts
+        # those few.
         qs = Contact.objects.filter(id__in=ids)
     else:
         qs = Contact.objects.filter(studio=studio)
@@ -229,28 +295,30 @@ class ContactQuery:
 
 
 def contact_page(*, query: ContactQuery, cursor: str | None, page_size: int) -> Page:
-    """A keyset page of ``queryset``: ordered on the sort columns and the id alone (a sort of
-    thousands of narrow rows, not of whole contacts with their notes and JSON), then the page's
-    contacts read whole with their emails, phones and tags."""
-    keys = {name.lstrip("-") for name in query.ordering} | {"id"}
-    narrow = query.queryset.only(*keys)
+    """A keyset page of ``queryset`` with each contact's emails, phones and tags. A union of
+    name ranges reads whole contacts at once (its page query sorts a page from each range);
+    any other list is ordered on the sort columns and the id alone first (a sort of thousands
+    of narrow rows, not of whole contacts with their notes and JSON), then the page's contacts
+    are read whole."""
     if query.union:
         page = paginate_union(
-            narrow,
+            query.queryset,
             parts=query.union,
             ordering=query.ordering,
             cursor=cursor,
             page_size=page_size,
         )
-    else:
-        page = paginate(narrow, ordering=query.ordering, cursor=cursor, page_size=page_size)
-    ids = [row.id for row in page.items]
-    full = {c.id: c for c in _with_lists(Contact.objects.filter(id__in=ids))}
-    return Page(
-        items=[full[i] for i in ids if i in full],
-        next_cursor=page.next_cursor,
-        previous_cursor=page.previous_cursor,
+        _attach_lists(page.items)
+        return page
+    keys = {name.lstrip("-") for name in query.ordering} | {"id"}
+    page = paginate(
+        query.queryset.only(*keys), ordering=query.ordering, cursor=cursor, page_size=page_size
     )
+    ids = [row.id for row in page.items]
+    full = {c.id: c for c in Contact.objects.filter(id__in=ids)}
+    items = [full[i] for i in ids if i in full]
+    _attach_lists(items)
+    return Page(items=items, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor)
 
 
 def import_job_get(*, studio: Studio, import_job_id: Any) -> ImportJob:
