@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
@@ -251,6 +251,33 @@ def visitor_register(
             visitor.gallery = gallery
             _visitor_opted_in(visitor)
     return current.with_visitor(visitor.id)
+
+
+@transaction.atomic
+def visitors_anonymise(*, studio: Studio, emails: Iterable[str]) -> int:
+    """GDPR art. 17 for gallery guests: the studio's visitor rows of these emails lose the
+    address (replaced by one that cannot receive mail, unique per row), the name and the
+    marketing opt-in, and their favourites lose their comments. Visits and favourites stay:
+    they are the studio's counts and a gallery's selections, no longer anyone's. The number of
+    visitors anonymised."""
+    wanted = {e.strip().lower() for e in emails if e and e.strip()}
+    if not wanted:
+        return 0
+    visitors = list(
+        Visitor.objects.select_for_update().filter(studio=studio, email__in=wanted).order_by("id")
+    )
+    for visitor in visitors:
+        visitor.email = f"erased-{visitor.id.hex}@erased.invalid"
+        visitor.name = ""
+        visitor.marketing_opt_in = False
+        visitor.marketing_opt_in_at = None
+    Visitor.objects.bulk_update(
+        visitors, ["email", "name", "marketing_opt_in", "marketing_opt_in_at"]
+    )
+    Favourite.objects.filter(studio=studio, favourite_list__visitor__in=visitors).exclude(
+        comment=""
+    ).update(comment="")
+    return len(visitors)
 
 
 def _visitor_of(gallery: Gallery, grant: Grant) -> Visitor:

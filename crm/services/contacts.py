@@ -21,7 +21,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Studio, User
@@ -44,6 +44,7 @@ from crm.models import (
 from crm.phones import PhoneError, phone_digits, phone_parse
 from crm.selectors.contacts import phone_region
 from crm.services.timeline import timeline_record
+from guests.services import visitors_anonymise
 from picpick.core.errors import ApplicationError, Conflict
 from picpick.core.storage import get_storage
 
@@ -508,11 +509,16 @@ def contact_merge(*, survivor: Contact, merged: Contact, by: User | None) -> Con
 def contact_erase(*, contact: Contact, by: User | None) -> Contact:
     """Anonymise the person and keep the row (jobs and their money history point at it).
 
-    Guests' visitor rows of the person's emails are not touched: the guests app offers no
-    service that anonymises a visitor, and crm writes no table it does not own.
+    Also anonymised: the guests' visitor rows of the person's emails in the studio's galleries
+    (through the guests app's service), and the addresses in the person's timeline payloads
+    and in the gallery events of their jobs (the one change an append-only timeline takes: it
+    says what happened, no longer to whom).
     """
     contact = _lock(contact)
     _not_tombstone(contact)
+    emails = set(ContactEmail.objects.filter(contact=contact).values_list("email", flat=True))
+    visitors_anonymise(studio=contact.studio, emails=emails)
+    _timeline_forget(contact, emails)
     ContactEmail.objects.filter(contact=contact).delete()
     ContactPhone.objects.filter(contact=contact).delete()
     ContactTag.objects.filter(contact=contact).delete()
@@ -533,6 +539,30 @@ def contact_erase(*, contact: Contact, by: User | None) -> Contact:
         studio=contact.studio, kind="contact_erased", payload={}, contact=contact, actor=by
     )
     return contact
+
+
+# Payload keys of timeline kinds that name an address (crm.timeline.KINDS).
+_ADDRESS_KEYS = ("email", "to")
+
+
+def _timeline_forget(contact: Contact, emails: set[str]) -> None:
+    """Blank the addresses in the contact's own events and in their jobs' events that name one
+    of ``emails`` (a guest's first visit, favourites, ...). A queryset update: the model's
+    append-only guard refuses a save, on purpose."""
+    jobs = JobContact.objects.filter(contact=contact).values("job_id")
+    events = TimelineEvent.objects.filter(Q(contact=contact) | Q(job_id__in=jobs))
+    for event_id, owner_id, payload in events.values_list("id", "contact_id", "payload"):
+        own = owner_id == contact.id
+        named = [
+            key
+            for key in _ADDRESS_KEYS
+            if isinstance(payload.get(key), str)
+            and payload[key]
+            and (own or payload[key].strip().lower() in emails)
+        ]
+        if named:
+            cleaned = {**payload, **dict.fromkeys(named, "")}
+            TimelineEvent.objects.filter(id=event_id).update(payload=cleaned)
 
 
 # --- CSV import ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -18,7 +19,8 @@ from crm.models import (
     TimelineEvent,
 )
 from crm.services.contacts import contact_create, contact_merge
-from guests.models import Visitor
+from crm.services.timeline import timeline_record
+from guests.models import Favourite, Visitor
 from picpick.testing.factories import (
     CustomFieldDefinitionFactory,
     EmailMessageFactory,
@@ -172,7 +174,28 @@ def test_data_export_holds_everything_including_guest_visits(alice_client, studi
 
 def test_erase_anonymises_and_keeps_rows_money_points_at(alice_client, studio_a, pair):
     merged = pair[1]
-    VisitorFactory(gallery__studio=studio_a, email="ana.lima@example.com")
+    visitor = VisitorFactory(
+        gallery__studio=studio_a, email="ana.lima@example.com", name="Ana", visits=3
+    )
+    favourite = FavouriteFactory(favourite_list__visitor=visitor, comment="my arm, please")
+    stranger = VisitorFactory(gallery__studio=studio_a, email="someone@example.com")
+    job = JobContact.objects.filter(contact=merged).first().job
+    gallery = {"gallery_id": str(visitor.gallery_id), "gallery_name": "G"}
+    visit, other_visit = (
+        timeline_record(
+            studio=studio_a,
+            kind="gallery_first_visit",
+            payload={**gallery, "email": email},
+            job=job,
+        )
+        for email in ("Ana.Lima@example.com", "someone@example.com")
+    )
+    timeline_record(
+        studio=studio_a,
+        kind="email_sent",
+        payload={"email_id": str(uuid.uuid4()), "subject": "Hi", "to": "ana.lima@example.com"},
+        contact=merged,
+    )
     r = alice_client.post(f"{URL}{merged.id}/erase/")
     assert r.status_code == 200, r.json()
     body = r.json()
@@ -186,7 +209,17 @@ def test_erase_anonymises_and_keeps_rows_money_points_at(alice_client, studio_a,
     assert Inquiry.objects.get(contact=merged).answers == {}
     assert EmailMessage.objects.get(contact=merged).to == ""
     assert TimelineEvent.objects.filter(contact=merged, kind="contact_erased").exists()
-    # Guests' rows are the guests app's: not touched (no service anonymises a visitor yet).
-    assert Visitor.objects.filter(email="ana.lima@example.com").exists()
+    # The guests' rows of the person's email, through the guests app's service.
+    assert not Visitor.objects.filter(email="ana.lima@example.com").exists()
+    visitor = Visitor.objects.get(id=visitor.id)
+    assert visitor.email.endswith("@erased.invalid") and visitor.name == ""
+    assert visitor.marketing_opt_in is False and visitor.visits == 3
+    assert Favourite.objects.get(id=favourite.id).comment == ""
+    assert Visitor.objects.get(id=stranger.id).email == "someone@example.com"
+    # Addresses leave the timeline: the person's own events and their jobs' gallery events.
+    payloads = {e.kind: e.payload for e in TimelineEvent.objects.filter(contact=merged)}
+    assert payloads["email_sent"]["to"] == "" and payloads["email_sent"]["subject"] == "Hi"
+    assert TimelineEvent.objects.get(id=visit.id).payload["email"] == ""
+    assert TimelineEvent.objects.get(id=other_visit.id).payload["email"] == "someone@example.com"
     # The email is free again.
     assert _contact(studio_a, emails=["ana.lima@example.com"]).email == "ana.lima@example.com"
