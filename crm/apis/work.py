@@ -1019,7 +1019,7 @@ class WorkflowStepDetailApi(StudioAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="crm_workflow_steps_update",
-        summary="Edit a workflow step (jobs already scheduled keep their step runs' times)",
+        summary="Edit a workflow step (its runs not yet done on jobs move to its new moment)",
         request=StepUpdateInputSerializer,
         responses={
             200: StepOutputSerializer,

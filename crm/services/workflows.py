@@ -171,8 +171,9 @@ def workflow_step_create(
     target_stage: Stage | None = None,
     position: int | None = None,
 ) -> WorkflowStep:
-    """A step at the end (or at ``position``). It applies to jobs the workflow is applied to
-    from now on; jobs it already runs on keep the steps they were scheduled with."""
+    """A step at the end (or at ``position``). Jobs the workflow already runs on get it too,
+    for a moment still to come (``_reach_running``); jobs it is applied to later get it as any
+    step."""
     workflow = Workflow.objects.select_for_update().get(id=workflow.id)
     count = WorkflowStep.objects.filter(workflow=workflow).count()
     if count >= MAX_STEPS:
@@ -190,12 +191,14 @@ def workflow_step_create(
             "target_stage": target_stage,
         },
     )
-    return WorkflowStep.objects.create(
+    step = WorkflowStep.objects.create(
         studio=workflow.studio,
         workflow=workflow,
         position=count if position is None else position,
         **values,
     )
+    _reach_running(step=step, now=timezone.now())
+    return step
 
 
 _STEP_FIELDS = (
@@ -221,10 +224,60 @@ def workflow_step_update(
     values = _step_check(studio=step.studio, values={**current, **changes})
     if "position" in changes:
         values["position"] = changes["position"]
+    timing = {"trigger", "trigger_stage", "offset_days"}
+    retimed = any(values[name] != current[name] for name in timing)
     for name, value in values.items():
         setattr(step, name, value)
     step.save(update_fields=[*values, "updated_at"])
+    if retimed:
+        _reach_running(step=step, now=timezone.now())
     return step
+
+
+def _reach_running(*, step: WorkflowStep, now: dt.datetime) -> int:
+    """Bring a new or re-timed step to the jobs its workflow already runs on (unpaused runs,
+    open jobs), under each job's lock taken in id order (the workflow row, when locked, comes
+    first: no path locks a job and then a workflow). Not yet run step runs of the step move to
+    its new moment, or go when it has none (a stage step waits for the job's next entry into
+    its stage, as on any run). New step runs are made only for a moment still to come: a step
+    added today for "7 days before the event" never runs late for an event next week, but
+    does for one next month. The number of step runs made or moved."""
+    runs = list(
+        WorkflowRun.objects.filter(workflow_id=step.workflow_id, paused_at__isnull=True).only(
+            "id", "job_id", "studio_id"
+        )
+    )
+    if not runs:
+        return 0
+    jobs = {
+        job.id: job
+        for job in Job.objects.select_for_update()
+        .filter(id__in=sorted({run.job_id for run in runs}))
+        .exclude(stage__kind__in=CLOSED_KINDS)
+        .order_by("id")
+    }
+    scheduled = {
+        row.job_id: row
+        for row in WorkflowStepRun.objects.filter(step=step, job_id__in=jobs, state=State.SCHEDULED)
+    }
+    have = set(WorkflowStepRun.objects.filter(step=step).values_list("job_id", flat=True))
+    changed, new = 0, []
+    for run in runs:
+        job = jobs.get(run.job_id)
+        if job is None:
+            continue
+        offset = step.trigger != Trigger.STAGE_ENTERED
+        due = _step_due(step=step, job=job, now=now) if offset else None
+        pending = scheduled.get(job.id)
+        if pending is not None:
+            still = WorkflowStepRun.objects.filter(id=pending.id, state=State.SCHEDULED)
+            changed += still.delete()[0] if due is None else still.update(due_at=due)
+        elif job.id not in have and due is not None and due > now:
+            row = WorkflowStepRun(studio_id=run.studio_id, run_id=run.id, step=step, job=job)
+            row.due_at = due
+            new.append(row)
+    WorkflowStepRun.objects.bulk_create(new)
+    return changed + len(new)
 
 
 @transaction.atomic

@@ -555,3 +555,67 @@ def test_a_jobs_workflow_runs_are_read_in_a_fixed_number_of_queries(
             WorkflowStepFactory(workflow=workflow, offset_days=days)
         workflows.workflow_apply(workflow=workflow, job=job, by=None)
     assert count() == one
+
+
+def test_a_step_added_later_reaches_running_jobs_for_moments_still_to_come(
+    alice, alice_client, studio_a, stages_a
+):
+    workflow = WorkflowFactory(studio=studio_a, job_type="wedding")
+    WorkflowStepFactory(workflow=workflow, offset_days=-30)
+    upcoming = _new_job(studio_a, stages_a)  # June 2030
+    _new_job(studio_a, stages_a, event_start=timezone.now() + dt.timedelta(days=3))  # soon
+    paused = _new_job(studio_a, stages_a)
+    workflows.workflow_run_pause(run=WorkflowRun.objects.get(job=paused), by=alice)
+    lost = _new_job(studio_a, stages_a)
+    job_stage_change(job=lost, stage=stages_a["Lost"], by=alice, reason="went elsewhere")
+
+    r = alice_client.post(
+        f"{URL}{workflow.id}/steps/",
+        {"trigger": "event_offset", "offset_days": -7, "action": "create_task", "task_title": "Q"},
+        format="json",
+    )
+    assert r.status_code == 201, r.json()
+    added = WorkflowStep.objects.get(id=r.json()["id"])
+    made = {row.job_id: row.due_at for row in WorkflowStepRun.objects.filter(step=added)}
+    # The running, open, unpaused job with the moment ahead gets it; a week before an event
+    # three days away has passed (never run late); the paused and the lost job don't.
+    assert made == {upcoming.id: dt.datetime(2030, 6, 8, 9, tzinfo=dt.UTC)}
+    workflows.workflow_steps_sweep(now=dt.datetime(2030, 6, 8, 9, tzinfo=dt.UTC))
+    assert Task.objects.filter(job=upcoming, title="Q").count() == 1
+
+    # A stage step added later waits for the job's next entry into its stage.
+    stage_step = WorkflowStepFactory(
+        workflow=workflow, trigger="stage_entered", trigger_stage=stages_a["Booked"]
+    )
+    assert not WorkflowStepRun.objects.filter(step=stage_step).exists()
+
+
+def test_a_retimed_step_moves_its_runs_not_yet_done(alice, alice_client, studio_a, stages_a):
+    workflow = WorkflowFactory(studio=studio_a, job_type="wedding")
+    step = WorkflowStepFactory(workflow=workflow, offset_days=-7)
+    first, second = _new_job(studio_a, stages_a), _new_job(studio_a, stages_a)
+    done = WorkflowStepRun.objects.get(job=first)
+    workflows.workflow_steps_sweep(now=done.due_at)  # both ran at that moment
+    # The second job's run is still to come (as if its event were later).
+    WorkflowStepRun.objects.filter(job=second).update(state="scheduled", finished_at=None)
+    r = alice_client.patch(
+        f"/api/v1/crm/workflow-steps/{step.id}/", {"offset_days": -10}, format="json"
+    )
+    assert r.status_code == 200, r.json()
+    rows = {row.job_id: row for row in WorkflowStepRun.objects.filter(step=step)}
+    assert rows[first.id].state == "done" and rows[first.id].due_at == done.due_at
+    assert rows[second.id].due_at == dt.datetime(2030, 6, 5, 9, tzinfo=dt.UTC)
+    # Re-timed to a stage: the waiting run goes; the job's next entry into it makes one.
+    r = alice_client.patch(
+        f"/api/v1/crm/workflow-steps/{step.id}/",
+        {
+            "trigger": "stage_entered",
+            "trigger_stage_id": str(stages_a["Booked"].id),
+            "offset_days": 0,
+        },
+        format="json",
+    )
+    assert r.status_code == 200, r.json()
+    assert not WorkflowStepRun.objects.filter(step=step, job=second).exists()
+    job_stage_change(job=second, stage=stages_a["Booked"], by=alice)
+    assert WorkflowStepRun.objects.filter(step=step, job=second).exists()
