@@ -13,27 +13,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from picpick.core.models import StudioOwnedModel
-
-
-class AppendOnlyError(Exception):
-    """A row of an append-only table was about to be changed or deleted."""
-
-
-class AppendOnlyModel(StudioOwnedModel):
-    """Written once: corrections are new rows. (A merge may re-point rows at the surviving
-    contact with a queryset update; that changes whose history it is, not the history.)"""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(f"{type(self).__name__} rows are append-only.")
+# The append-only base lives in core (the ledger's tables use it too); its names stay
+# importable from here. Timeline and stage-change rows keep a plain manager: a contact merge
+# re-points them with a queryset update (whose history it is changes, not the history).
+from picpick.core.models import AppendOnlyError as AppendOnlyError
+from picpick.core.models import AppendOnlyModel, StudioOwnedModel
 
 
 # --- Contacts ---------------------------------------------------------------------------------
