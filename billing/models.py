@@ -1,1 +1,0 @@
-"""Tables of the billing app (its capability lands in a later issue)."""

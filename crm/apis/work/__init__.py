@@ -1,0 +1,81 @@
+"""Tasks, email templates and sending, workflows and their runs on jobs."""
+
+from crm.apis.work.runs import (
+    JobWorkflowListApi,
+    JobWorkflowPauseApi,
+    RunListSerializer,
+    RunOutputSerializer,
+    StepRunOutputSerializer,
+)
+from crm.apis.work.sending import (
+    ContactEmailListApi,
+    EmailMessageDetailApi,
+    EmailMessageListSerializer,
+    EmailMessageOutputSerializer,
+    EmailMessagePageSerializer,
+    JobEmailListApi,
+)
+from crm.apis.work.tasks import (
+    TaskDetailApi,
+    TaskDoneApi,
+    TaskListApi,
+    TaskMineApi,
+    TaskOutputSerializer,
+    TaskOverdueApi,
+    TaskPageSerializer,
+)
+from crm.apis.work.templates import (
+    EmailTemplateDetailApi,
+    EmailTemplateListApi,
+    EmailTemplateOutputSerializer,
+    EmailTemplatePageSerializer,
+    EmailTemplatePreviewApi,
+    RenderedSerializer,
+)
+from crm.apis.work.workflows import (
+    StepInputSerializer,
+    StepOutputSerializer,
+    StepUpdateInputSerializer,
+    WorkflowDetailApi,
+    WorkflowListApi,
+    WorkflowOutputSerializer,
+    WorkflowPageSerializer,
+    WorkflowStepDetailApi,
+    WorkflowStepListApi,
+)
+
+__all__ = [
+    "ContactEmailListApi",
+    "EmailMessageDetailApi",
+    "EmailMessageListSerializer",
+    "EmailMessageOutputSerializer",
+    "EmailMessagePageSerializer",
+    "EmailTemplateDetailApi",
+    "EmailTemplateListApi",
+    "EmailTemplateOutputSerializer",
+    "EmailTemplatePageSerializer",
+    "EmailTemplatePreviewApi",
+    "JobEmailListApi",
+    "JobWorkflowListApi",
+    "JobWorkflowPauseApi",
+    "RenderedSerializer",
+    "RunListSerializer",
+    "RunOutputSerializer",
+    "StepInputSerializer",
+    "StepOutputSerializer",
+    "StepRunOutputSerializer",
+    "StepUpdateInputSerializer",
+    "TaskDetailApi",
+    "TaskDoneApi",
+    "TaskListApi",
+    "TaskMineApi",
+    "TaskOutputSerializer",
+    "TaskOverdueApi",
+    "TaskPageSerializer",
+    "WorkflowDetailApi",
+    "WorkflowListApi",
+    "WorkflowOutputSerializer",
+    "WorkflowPageSerializer",
+    "WorkflowStepDetailApi",
+    "WorkflowStepListApi",
+]
