@@ -18,6 +18,7 @@ import numpy as np
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, Role, Studio, StudioUsage, User
+from billing.models import LedgerAccount, LedgerCheckRun, LedgerEntry, LedgerTransaction
 from crm.models import (
     Contact,
     ContactEmail,
@@ -621,3 +622,53 @@ class TimelineEventFactory(factory.django.DjangoModelFactory):
     kind = "note"
     payload = factory.LazyFunction(lambda: {"text": "Called; they want a second shooter."})
     occurred_at = factory.LazyFunction(timezone.now)
+
+
+# --- billing: the ledger -----------------------------------------------------------------------
+# Rows as the ledger service writes them; a test that needs balances to add up posts through
+# ``billing.services.ledger`` (an entry built here alone is one side of a transaction).
+class LedgerAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LedgerAccount
+
+    studio = factory.SubFactory(StudioFactory)
+    kind = LedgerAccount.Kind.REVENUE
+    currency = "EUR"
+    key = factory.Sequence(lambda n: f"revenue:ref-{n}:EUR")
+    name = factory.Sequence(lambda n: f"Revenue {n}")
+
+
+class LedgerTransactionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LedgerTransaction
+
+    studio = factory.SubFactory(StudioFactory)
+    kind = LedgerTransaction.Kind.ADJUSTMENT
+    currency = "EUR"
+    amount = 1000
+    debits = factory.SelfAttribute("amount")
+    credits = factory.SelfAttribute("amount")
+    idempotency_key = factory.Sequence(lambda n: f"factory:{n}")
+    posted_at = factory.LazyFunction(timezone.now)
+
+
+class LedgerEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LedgerEntry
+
+    transaction = factory.SubFactory(LedgerTransactionFactory)
+    studio = factory.SelfAttribute("transaction.studio")
+    account = factory.SubFactory(
+        LedgerAccountFactory, studio=factory.SelfAttribute("..transaction.studio")
+    )
+    amount = factory.SelfAttribute("transaction.amount")
+    currency = factory.SelfAttribute("transaction.currency")
+
+
+class LedgerCheckRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LedgerCheckRun
+
+    started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyFunction(timezone.now)
+    ok = True
