@@ -488,6 +488,39 @@ PICPICK_HOST_NEGATIVE_CACHE_SECONDS = env_int(
 )
 # --- end of Hosts and custom domains ---
 
+# --- Card payments (billing.payments) ---------------------------------------------------------
+# Stripe, each studio on its own connected account (direct charges). Keys come from the
+# environment only. Without STRIPE_SECRET_KEY payments are off (`make run` works; payment calls
+# answer 503 payments_not_configured); with it the publishable key and the webhook secret are
+# required too (without webhooks, payments whose outcome comes later would stay pending).
+# STRIPE_API_BASE is https, or a loopback address for tests and local mocks.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+STRIPE_TIMEOUT_S = env_int("STRIPE_TIMEOUT_S", 10, minimum=1, maximum=80)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0, maximum=5)
+# PicPick's application fee on each charge, in basis points of its amount (0: none).
+PICPICK_STRIPE_APPLICATION_FEE_BPS = env_int(
+    "PICPICK_STRIPE_APPLICATION_FEE_BPS", 0, minimum=0, maximum=10_000
+)
+if STRIPE_SECRET_KEY and not re.fullmatch(r"(sk|rk)_(test|live)_\S+", STRIPE_SECRET_KEY):
+    raise ImproperlyConfigured("STRIPE_SECRET_KEY is not a Stripe secret key (sk_... or rk_...).")
+if STRIPE_PUBLISHABLE_KEY and not STRIPE_PUBLISHABLE_KEY.startswith("pk_"):
+    raise ImproperlyConfigured("STRIPE_PUBLISHABLE_KEY is not a publishable key (pk_...).")
+if STRIPE_SECRET_KEY and not (STRIPE_WEBHOOK_SECRET and STRIPE_PUBLISHABLE_KEY):
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY needs STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET, or unset all."
+    )
+_stripe_base = re.fullmatch(r"(https?)://([^/:]+|\[[0-9a-fA-F:]+\])(:\d+)?", STRIPE_API_BASE)
+if _stripe_base is None or (
+    _stripe_base[1] == "http" and _stripe_base[2] not in {"127.0.0.1", "localhost", "[::1]"}
+):
+    raise ImproperlyConfigured(
+        f"STRIPE_API_BASE={STRIPE_API_BASE!r}: an https:// address (or http:// on loopback)."
+    )
+# --- end of Card payments ---
+
 
 # --- API -----------------------------------------------------------------------------------
 def env_rate(name: str, default: str) -> str:
@@ -705,5 +738,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.request": {"level": "WARNING"},
+        # The SDK logs a line per request (billing.payments logs failures with their context)
+        # and, at debug, request and response bodies with client secrets: never those.
+        "stripe": {"level": "WARNING"},
     },
 }
