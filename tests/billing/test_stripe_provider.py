@@ -5,12 +5,15 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import logging
+import runpy
 import socket
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from billing.payments import (
     CardDeclined,
@@ -21,6 +24,7 @@ from billing.payments import (
     ProviderUnavailable,
     StripeProvider,
     WebhookSignatureError,
+    application_fee,
     application_fee_for,
     override_payment_provider,
     payment_provider,
@@ -98,6 +102,53 @@ def test_the_configured_provider_talks_to_the_fake_on_loopback(fake_stripe, prov
     assert ipaddress.ip_address(urlsplit(provider.api_base).hostname).is_loopback
     assert payment_provider() is provider  # built once per configuration
     assert FAKE_SECRET_KEY not in repr(provider)
+
+
+BASE_SETTINGS = Path(__file__).resolve().parents[2] / "picpick" / "settings" / "base.py"
+KEYS = {
+    "STRIPE_SECRET_KEY": "sk_live_abc123",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_abc123",
+    "STRIPE_WEBHOOK_SECRET": "whsec_abc123",
+}
+
+
+def base_settings(monkeypatch, **env: str) -> dict:
+    """picpick/settings/base.py read afresh with this environment."""
+    for name in (*KEYS, "STRIPE_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(BASE_SETTINGS))
+
+
+def test_settings_take_all_three_keys_or_none(monkeypatch):
+    assert base_settings(monkeypatch)["STRIPE_SECRET_KEY"] == ""
+    assert base_settings(monkeypatch, **KEYS)["STRIPE_API_BASE"] == "https://api.stripe.com"
+    with pytest.raises(ImproperlyConfigured, match="STRIPE_WEBHOOK_SECRET"):
+        base_settings(monkeypatch, STRIPE_SECRET_KEY="sk_test_abc")
+    with pytest.raises(ImproperlyConfigured, match="not a Stripe secret key"):
+        base_settings(monkeypatch, **{**KEYS, "STRIPE_SECRET_KEY": "pk_live_abc123"})
+
+
+@pytest.mark.parametrize(
+    ("base", "accepted"),
+    [
+        ("https://api.stripe.com/", True),
+        ("http://127.0.0.1:12111", True),
+        ("http://localhost:12111", True),
+        ("http://api.stripe.com", False),
+        ("ftp://127.0.0.1", False),
+        ("https://api.stripe.com/v1", False),
+    ],
+)
+def test_settings_send_keys_over_https_or_to_loopback_only(monkeypatch, base, accepted):
+    if accepted:
+        assert base_settings(monkeypatch, STRIPE_API_BASE=base)["STRIPE_API_BASE"] == (
+            base.rstrip("/")
+        )
+    else:
+        with pytest.raises(ImproperlyConfigured, match="STRIPE_API_BASE"):
+            base_settings(monkeypatch, STRIPE_API_BASE=base)
 
 
 def test_a_test_can_put_another_provider_in_place(fake_stripe):
@@ -627,6 +678,13 @@ def test_application_fee_is_basis_points_rounded_half_up():
     assert application_fee_for(1_049, bps=100) == 10
     assert application_fee_for(10_000, bps=0) is None
     assert application_fee_for(10, bps=1) is None
+
+
+def test_picpicks_application_fee_comes_from_the_settings(settings):
+    settings.PICPICK_STRIPE_APPLICATION_FEE_BPS = 150
+    assert application_fee(12_345) == 185  # 185.175
+    settings.PICPICK_STRIPE_APPLICATION_FEE_BPS = 0
+    assert application_fee(12_345) is None
 
 
 def test_bad_calls_are_refused_before_any_request(fake_stripe, provider, studio_account):
