@@ -1,5 +1,18 @@
 """The billing app's tables, one module per sub-domain; the public names are re-exported here."""
 
+from billing.models.gift_cards import GiftCard
 from billing.models.ledger import LedgerAccount, LedgerCheckRun, LedgerEntry, LedgerTransaction
+from billing.models.settings import BillingSettings
+from billing.models.wallets import Wallet, WalletCreditLot, WalletHold
 
-__all__ = ["LedgerAccount", "LedgerCheckRun", "LedgerEntry", "LedgerTransaction"]
+__all__ = [
+    "BillingSettings",
+    "GiftCard",
+    "LedgerAccount",
+    "LedgerCheckRun",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Wallet",
+    "WalletCreditLot",
+    "WalletHold",
+]

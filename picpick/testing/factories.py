@@ -18,7 +18,17 @@ import numpy as np
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, Role, Studio, StudioUsage, User
-from billing.models import LedgerAccount, LedgerCheckRun, LedgerEntry, LedgerTransaction
+from billing.models import (
+    BillingSettings,
+    GiftCard,
+    LedgerAccount,
+    LedgerCheckRun,
+    LedgerEntry,
+    LedgerTransaction,
+    Wallet,
+    WalletCreditLot,
+    WalletHold,
+)
 from crm.models import (
     Contact,
     ContactEmail,
@@ -672,3 +682,87 @@ class LedgerCheckRunFactory(factory.django.DjangoModelFactory):
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyFunction(timezone.now)
     ok = True
+
+
+# --- billing: wallets and gift cards -----------------------------------------------------------
+# Rows only: money on a wallet or a card is posted through ``billing.services`` (a wallet made
+# here has an empty account and no lots).
+class BillingSettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BillingSettings
+
+    studio = factory.SubFactory(StudioFactory)
+    currency = "EUR"
+    gift_card_amounts = factory.LazyFunction(lambda: [5000, 10000, 25000])
+
+
+class WalletFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Wallet
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    currency = "EUR"
+    account = factory.SubFactory(
+        LedgerAccountFactory,
+        studio=factory.SelfAttribute("..contact.studio"),
+        contact=factory.SelfAttribute("..contact"),
+        kind=LedgerAccount.Kind.WALLET,
+        currency=factory.SelfAttribute("..currency"),
+        may_go_negative=False,
+        key=factory.LazyAttribute(lambda a: f"wallet:{a.contact.id}:{a.currency}"),
+    )
+
+
+class WalletCreditLotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WalletCreditLot
+
+    wallet = factory.SubFactory(WalletFactory)
+    studio = factory.SelfAttribute("wallet.studio")
+    amount = 5000
+    remaining = factory.SelfAttribute("amount")
+    expires_at = _in(days=365)
+    source = factory.SubFactory(
+        LedgerTransactionFactory,
+        studio=factory.SelfAttribute("..wallet.studio"),
+        kind=LedgerTransaction.Kind.WALLET_GRANT,
+        amount=factory.SelfAttribute("..amount"),
+    )
+
+
+class WalletHoldFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WalletHold
+
+    wallet = factory.SubFactory(WalletFactory)
+    studio = factory.SelfAttribute("wallet.studio")
+    amount = 2000
+    reference = factory.Sequence(lambda n: f"checkout {n}")
+    expires_at = _in(minutes=30)
+    idempotency_key = factory.Sequence(lambda n: f"wallet-hold:factory-{n}")
+
+
+class GiftCardFactory(factory.django.DjangoModelFactory):
+    """A card row with a made-up code hash (no code finds it: cards to redeem come from
+    ``billing.services.gift_cards``)."""
+
+    class Meta:
+        model = GiftCard
+
+    studio = factory.SubFactory(StudioFactory)
+    code_hash = factory.Sequence(lambda n: hashlib.sha256(f"gift-card-{n}".encode()).hexdigest())
+    code_last4 = factory.Sequence(lambda n: f"{n % 10000:04d}")
+    origin = GiftCard.Origin.ISSUED
+    initial_amount = 5000
+    currency = "EUR"
+    account = factory.SubFactory(
+        LedgerAccountFactory,
+        studio=factory.SelfAttribute("..studio"),
+        kind=LedgerAccount.Kind.GIFT_CARD,
+        currency=factory.SelfAttribute("..currency"),
+        may_go_negative=False,
+        key=factory.Sequence(lambda n: f"gift_card:factory-{n}:EUR"),
+    )
+    buyer_name = "Jane Doe"
+    buyer_email = factory.Sequence(lambda n: f"buyer{n}@example.com")
