@@ -2,17 +2,33 @@
 
 from billing.models.gift_cards import GiftCard
 from billing.models.ledger import LedgerAccount, LedgerCheckRun, LedgerEntry, LedgerTransaction
+from billing.models.payments import (
+    ConnectedAccount,
+    Dispute,
+    Payment,
+    ProviderCustomer,
+    Refund,
+    SavedCard,
+    WebhookEvent,
+)
 from billing.models.settings import BillingSettings
 from billing.models.wallets import Wallet, WalletCreditLot, WalletHold
 
 __all__ = [
     "BillingSettings",
+    "ConnectedAccount",
+    "Dispute",
     "GiftCard",
     "LedgerAccount",
     "LedgerCheckRun",
     "LedgerEntry",
     "LedgerTransaction",
+    "Payment",
+    "ProviderCustomer",
+    "Refund",
+    "SavedCard",
     "Wallet",
     "WalletCreditLot",
     "WalletHold",
+    "WebhookEvent",
 ]

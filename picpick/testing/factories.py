@@ -20,14 +20,21 @@ from django.utils import timezone
 from accounts.models import Invitation, Membership, Role, Studio, StudioUsage, User
 from billing.models import (
     BillingSettings,
+    ConnectedAccount,
+    Dispute,
     GiftCard,
     LedgerAccount,
     LedgerCheckRun,
     LedgerEntry,
     LedgerTransaction,
+    Payment,
+    ProviderCustomer,
+    Refund,
+    SavedCard,
     Wallet,
     WalletCreditLot,
     WalletHold,
+    WebhookEvent,
 )
 from crm.models import (
     Contact,
@@ -766,3 +773,96 @@ class GiftCardFactory(factory.django.DjangoModelFactory):
     )
     buyer_name = "Jane Doe"
     buyer_email = factory.Sequence(lambda n: f"buyer{n}@example.com")
+
+
+# --- billing: card payments --------------------------------------------------------------------
+# Rows only: a payment that moved money is made through ``billing.services.payments`` (against
+# the fake Stripe server in tests), which posts its ledger transactions.
+class ConnectedAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectedAccount
+
+    studio = factory.SubFactory(StudioFactory)
+    provider_account_id = factory.Sequence(lambda n: f"acct_factory{n:08d}")
+    charges_enabled = True
+    payouts_enabled = True
+    details_submitted = True
+    country = "US"
+
+
+class ProviderCustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProviderCustomer
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    provider_customer_id = factory.Sequence(lambda n: f"cus_factory{n:06d}")
+    provider_account_id = factory.Sequence(lambda n: f"acct_factory{n:08d}")
+
+
+class SavedCardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavedCard
+
+    customer = factory.SubFactory(ProviderCustomerFactory)
+    contact = factory.SelfAttribute("customer.contact")
+    studio = factory.SelfAttribute("customer.studio")
+    provider_payment_method_id = factory.Sequence(lambda n: f"pm_factory{n:08d}")
+    brand = "visa"
+    last4 = "4242"
+    exp_month = 12
+    exp_year = 2034
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """A gift card payment that is still ``created`` (no intent, nothing posted)."""
+
+    class Meta:
+        model = Payment
+
+    studio = factory.SubFactory(StudioFactory)
+    purpose = Payment.Purpose.GIFT_CARD
+    amount = 5000
+    currency = "EUR"
+    provider_account_id = factory.Sequence(lambda n: f"acct_factory{n:08d}")
+    idempotency_key = factory.Sequence(lambda n: f"api:payment:factory-{n}")
+    request_fingerprint = factory.Sequence(lambda n: f"{n:064d}")
+    payer_email = factory.Sequence(lambda n: f"payer{n}@example.com")
+    payer_name = "Jane Doe"
+
+
+class RefundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Refund
+
+    payment = factory.SubFactory(PaymentFactory)
+    studio = factory.SelfAttribute("payment.studio")
+    amount = 1000
+    currency = factory.SelfAttribute("payment.currency")
+    destination = Refund.Destination.CARD
+    idempotency_key = factory.Sequence(lambda n: f"api:refund:factory-{n}")
+
+
+class DisputeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dispute
+
+    payment = factory.SubFactory(PaymentFactory)
+    studio = factory.SelfAttribute("payment.studio")
+    provider_dispute_id = factory.Sequence(lambda n: f"dp_factory{n:08d}")
+    amount = factory.SelfAttribute("payment.amount")
+    currency = factory.SelfAttribute("payment.currency")
+    reason = "fraudulent"
+    status = "needs_response"
+
+
+class WebhookEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEvent
+
+    event_id = factory.Sequence(lambda n: f"evt_factory{n:08d}")
+    type = "payment_intent.succeeded"
+    payload = factory.LazyAttribute(
+        lambda e: {"id": e.event_id, "object": "event", "type": e.type, "data": {"object": {}}}
+    )
+    received_at = factory.LazyFunction(timezone.now)
