@@ -211,6 +211,26 @@ PICPICK_CRM_INQUIRY_WINDOW_SECONDS = env_int(
 PICPICK_CRM_INQUIRY_REPLIES_PER_EMAIL = env_int(
     "PICPICK_CRM_INQUIRY_REPLIES_PER_EMAIL", 3, minimum=0
 )
+# Billing, wallets and gift cards. Gift card codes are hashed (lookup) and sealed (until the
+# delivery email) with keys derived from PICPICK_GIFT_CARD_KEY: a long random string, kept
+# forever (changing it makes every card's code unknown). Unset, it is derived from the secret
+# key, which then may never be rotated while cards live: set it in production.
+PICPICK_GIFT_CARD_KEY = env_str("PICPICK_GIFT_CARD_KEY", "")
+if PICPICK_GIFT_CARD_KEY and len(PICPICK_GIFT_CARD_KEY) < 32:
+    raise ImproperlyConfigured("PICPICK_GIFT_CARD_KEY must be at least 32 random characters.")
+# Wrong gift card codes (a balance check or a redemption) per client address per window, and
+# per studio per hour from all addresses together.
+PICPICK_GIFT_CARD_GUESSES_PER_ADDRESS = env_int(
+    "PICPICK_GIFT_CARD_GUESSES_PER_ADDRESS", 10, minimum=1
+)
+PICPICK_GIFT_CARD_GUESS_WINDOW_SECONDS = env_int(
+    "PICPICK_GIFT_CARD_GUESS_WINDOW_SECONDS", 900, minimum=60, maximum=86400
+)
+PICPICK_GIFT_CARD_GUESSES_PER_STUDIO = env_int(
+    "PICPICK_GIFT_CARD_GUESSES_PER_STUDIO", 200, minimum=1
+)
+# How long the link to a client's wallet page (in the credit expiry reminder) works.
+PICPICK_WALLET_LINK_DAYS = env_int("PICPICK_WALLET_LINK_DAYS", 30, minimum=1, maximum=365)
 
 # --- Storage -------------------------------------------------------------------------------
 # Photo bytes go straight from clients to object storage with presigned requests
@@ -659,7 +679,7 @@ if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", PICPICK_PROCESSING_
     )
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Tasks outside the apps' tasks modules (autodiscovery finds only those).
-CELERY_IMPORTS = ["picpick.core.email"]
+CELERY_IMPORTS = ["picpick.core.email", "billing.tasks.wallets", "billing.tasks.gift_cards"]
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "media", "faces", "billing")]
 CELERY_TASK_ROUTES = {
     "galleries.tasks.*": {"queue": "media"},
@@ -722,6 +742,29 @@ CELERY_BEAT_SCHEDULE: dict = {
     "crm-emails": {
         "task": "crm.tasks.work.crm_emails_sweep",
         "schedule": timedelta(minutes=1),
+    },
+    # Billing: wallet holds past their time released, gift cards due emailed (each claimed
+    # under its row lock); expired credit and cards to breakage and expiry reminders (each
+    # once: keyed by the lot or card, closed in the same transaction).
+    "billing-wallet-holds-expire": {
+        "task": "billing.tasks.wallets.wallet_holds_expire",
+        "schedule": timedelta(minutes=1),
+    },
+    "billing-gift-card-deliveries": {
+        "task": "billing.tasks.gift_cards.gift_card_deliveries_sweep",
+        "schedule": timedelta(minutes=1),
+    },
+    "billing-wallet-credits-expire": {
+        "task": "billing.tasks.wallets.wallet_credits_expire",
+        "schedule": timedelta(hours=1),
+    },
+    "billing-wallet-expiry-reminders": {
+        "task": "billing.tasks.wallets.wallet_expiry_reminders",
+        "schedule": timedelta(hours=1),
+    },
+    "billing-gift-cards-expire": {
+        "task": "billing.tasks.gift_cards.gift_cards_expire_sweep",
+        "schedule": timedelta(hours=1),
     },
     # Billing: every balance and transaction recomputed from the ledger's entries, at a quiet
     # hour (UTC); a drift is logged as an ERROR and recorded for the admin.
