@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -48,6 +49,7 @@ from django.utils import timezone
 from billing.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from billing.money import MAX_MINOR, currency_valid
 from picpick.core.errors import ApplicationError, Conflict
+from picpick.core.ids import uuid7
 
 if TYPE_CHECKING:
     from accounts.models import Studio, User
@@ -184,6 +186,29 @@ def accounts_lock(accounts: Iterable[LedgerAccount | uuid.UUID]) -> dict[uuid.UU
 
 
 # --- Posting ------------------------------------------------------------------------------------
+_ids_lock = threading.Lock()
+_last_id = 0
+
+
+def _increasing_ids(count: int) -> list[uuid.UUID]:
+    """UUIDv7s, each above every one this process made before.
+
+    Entries are read in id order (a statement, a transaction's legs), and two UUIDv7 of the
+    same millisecond are ordered by their random bits: a transaction's legs, or two posts to
+    one account within a millisecond, would come back shuffled. One past the last id when the
+    clock has not moved keeps them in posting order (the random part has 62 bits: carrying out
+    of it would need 2**62 ids in one millisecond).
+    """
+    global _last_id
+    ids = []
+    with _ids_lock:
+        for _ in range(count):
+            value = max(uuid7().int, _last_id + 1)
+            _last_id = value
+            ids.append(uuid.UUID(int=value))
+    return ids
+
+
 def _validate_legs(studio: Studio, legs: list[Leg]) -> str:
     """The legs' one currency; raises on anything that would not be a sound transaction."""
     if not isinstance(legs, list | tuple) or len(legs) < 2:
@@ -352,13 +377,14 @@ def ledger_post(
             )
             LedgerEntry.objects.bulk_create(
                 LedgerEntry(
+                    id=entry_id,
                     studio=studio,
                     transaction=txn,
                     account_id=leg.account.id,
                     amount=leg.amount,
                     currency=currency,
                 )
-                for leg in legs
+                for entry_id, leg in zip(_increasing_ids(len(legs)), legs, strict=True)
             )
             for account_id, balance in balances.items():
                 if balance != locked[account_id].balance:

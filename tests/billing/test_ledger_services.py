@@ -484,3 +484,20 @@ def test_no_public_service_writes_an_unbalanced_transaction(studio, books):
         amounts = [e.amount for e in txn.entries.all()]
         assert sum(amounts) == 0
         assert txn.debits == txn.credits == txn.amount == sum(a for a in amounts if a > 0)
+
+
+def test_entries_keep_the_posting_order_even_within_a_millisecond(studio, books):
+    """Ids order statements and legs; UUIDv7s of one millisecond alone would not."""
+    fees = account_for(studio=studio, kind="provider_fees", currency="EUR")
+    posted = []
+    for n in range(30):
+        legs = [credit(books["revenue"], 100 + n), debit(fees, 1), debit(books["clearing"], 99 + n)]
+        posted.append(
+            ledger_post(studio=studio, kind="fee", idempotency_key=f"o{n}", legs=legs).transaction
+        )
+        entries = list(posted[-1].entries.order_by("id").values_list("amount", flat=True))
+        assert entries == [leg.amount for leg in legs]
+    statement = list(
+        LedgerEntry.objects.filter(account=fees).order_by("-id").values_list("transaction_id")
+    )
+    assert [row[0] for row in statement] == [txn.id for txn in reversed(posted)]
