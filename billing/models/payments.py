@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from billing.money import Money
 from picpick.core.models import BaseModel, StudioOwnedModel
 
 
@@ -182,6 +183,29 @@ class Payment(StudioOwnedModel):
     def __str__(self) -> str:
         return f"{self.purpose} {self.amount} {self.currency} ({self.state})"
 
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def fee_money(self) -> Money | None:
+        return None if self.fee is None else Money(self.fee, self.currency)
+
+    @property
+    def application_fee_money(self) -> Money | None:
+        fee = self.application_fee
+        return None if fee is None else Money(fee, self.currency)
+
+    @property
+    def refunded_money(self) -> Money:
+        return Money(self.refunded_amount, self.currency)
+
+    @property
+    def refundable_money(self) -> Money:
+        """What may still be refunded (only a booked success can be)."""
+        left = self.amount - self.refunded_amount if self.posted_transaction_id else 0
+        return Money(left, self.currency)
+
 
 class Refund(StudioOwnedModel):
     """Money of a payment given back: to the card (through the provider) or as wallet credit."""
@@ -244,6 +268,10 @@ class Refund(StudioOwnedModel):
     def __str__(self) -> str:
         return f"refund {self.amount} {self.currency} to {self.destination} ({self.state})"
 
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
 
 class Dispute(StudioOwnedModel):
     """A chargeback the client opened with their bank. When it opens the provider takes the
@@ -277,6 +305,10 @@ class Dispute(StudioOwnedModel):
 
     def __str__(self) -> str:
         return f"dispute {self.provider_dispute_id} ({self.status})"
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
 
 
 class WebhookEvent(BaseModel):

@@ -540,6 +540,31 @@ if _stripe_base is None or (
     raise ImproperlyConfigured(
         f"STRIPE_API_BASE={STRIPE_API_BASE!r}: an https:// address (or http:// on loopback)."
     )
+# The card form's Stripe.js (tests point it at the fake Stripe's); https, or loopback http.
+STRIPE_JS_URL = env_str("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+_stripe_js = re.fullmatch(r"(https?)://([^/:]+|\[[0-9a-fA-F:]+\])(:\d+)?/\S*", STRIPE_JS_URL)
+if _stripe_js is None or (
+    _stripe_js[1] == "http" and _stripe_js[2] not in {"127.0.0.1", "localhost", "[::1]"}
+):
+    raise ImproperlyConfigured(
+        f"STRIPE_JS_URL={STRIPE_JS_URL!r}: an https:// address (or http:// on loopback)."
+    )
+# The sweeper completes payments and card refunds still open this many minutes after they
+# started (a lost answer, a dead worker, a missing webhook) from the provider's state; an
+# unpaid payment is canceled (its gift card given up) after ABANDON_HOURS.
+PICPICK_PAYMENTS_SWEEP_AFTER_MINUTES = env_int(
+    "PICPICK_PAYMENTS_SWEEP_AFTER_MINUTES", 10, minimum=1, maximum=24 * 60
+)
+PICPICK_PAYMENTS_ABANDON_HOURS = env_int(
+    "PICPICK_PAYMENTS_ABANDON_HOURS", 24, minimum=1, maximum=30 * 24
+)
+# The client pages' payments: starts per client address and per studio an hour, and status
+# reads per client address an hour (a receipt page polls every second while it waits).
+PICPICK_PAYMENTS_STARTS_PER_ADDRESS = env_int("PICPICK_PAYMENTS_STARTS_PER_ADDRESS", 20, minimum=1)
+PICPICK_PAYMENTS_STARTS_PER_STUDIO = env_int("PICPICK_PAYMENTS_STARTS_PER_STUDIO", 500, minimum=1)
+PICPICK_PAYMENTS_STATUS_PER_ADDRESS = env_int(
+    "PICPICK_PAYMENTS_STATUS_PER_ADDRESS", 1200, minimum=1
+)
 # --- end of Card payments ---
 
 
@@ -619,6 +644,10 @@ SPECTACULAR_SETTINGS = {
         "CustomFieldAppliesToEnum": "crm.models.CustomFieldDefinition.AppliesTo",
         "ContactSourceEnum": "crm.models.Contact.Source",
         "ImportJobStateEnum": "crm.models.ImportJob.State",
+        "PaymentPurposeEnum": "billing.models.payments.Payment.Purpose",
+        "PaymentStateEnum": "billing.models.payments.Payment.State",
+        "RefundStateEnum": "billing.models.payments.Refund.State",
+        "RefundDestinationEnum": "billing.models.payments.Refund.Destination",
     },
 }
 
@@ -679,7 +708,12 @@ if CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", PICPICK_PROCESSING_
     )
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Tasks outside the apps' tasks modules (autodiscovery finds only those).
-CELERY_IMPORTS = ["picpick.core.email", "billing.tasks.wallets", "billing.tasks.gift_cards"]
+CELERY_IMPORTS = [
+    "picpick.core.email",
+    "billing.tasks.wallets",
+    "billing.tasks.gift_cards",
+    "billing.tasks.payments",
+]
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "media", "faces", "billing")]
 CELERY_TASK_ROUTES = {
     "galleries.tasks.*": {"queue": "media"},
@@ -765,6 +799,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "billing-gift-cards-expire": {
         "task": "billing.tasks.gift_cards.gift_cards_expire_sweep",
         "schedule": timedelta(hours=1),
+    },
+    # Billing: card payments and refunds left open (a dead worker, a lost answer, a missing
+    # webhook) completed from the provider's state once each; webhook events not processed.
+    "billing-payments-sweep": {
+        "task": "billing.tasks.payments.payments_sweep",
+        "schedule": timedelta(minutes=5),
     },
     # Billing: every balance and transaction recomputed from the ledger's entries, at a quiet
     # hour (UTC); a drift is logged as an ERROR and recorded for the admin.
