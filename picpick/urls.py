@@ -24,6 +24,7 @@ api_v1 = [
     path("", include("domains.urls")),
     path("", include("guests.urls")),
     path("", include("crm.urls")),
+    path("", include("billing.urls")),
     # The inquiry forms' JSON API for apps: on the API host too (a form named by its id only).
     path("", include(inquiries_public)),
 ]

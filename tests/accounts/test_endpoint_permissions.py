@@ -190,6 +190,8 @@ WRITES = [
     W("POST", "crm/inquiry-forms/", P.CRM_EDIT, body={}),
     W("PATCH", "crm/inquiry-forms/<uuid:form_id>/", P.CRM_EDIT, body={}),
     W("DELETE", "crm/inquiry-forms/<uuid:form_id>/", P.CRM_EDIT),
+    # billing: the ledger
+    W("POST", "billing/transactions/<uuid:transaction_id>/reverse/", P.BILLING_MANAGE, body={}),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.

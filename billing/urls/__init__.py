@@ -1,0 +1,7 @@
+"""Billing's API, under /api/v1/billing/; one module of routes per sub-domain."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("billing/", include("billing.urls.ledger")),
+]
