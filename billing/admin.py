@@ -95,3 +95,120 @@ class LedgerCheckRunAdmin(ReadOnlyAdmin):
     def drift(self, run: LedgerCheckRun) -> str:
         colour = "#2e7d32" if run.ok else "#c62828"
         return format_html('<strong style="color: {}">{}</strong>', colour, run.drift_count)
+
+
+# --- Card payments (billing.services.payments) ------------------------------------------------
+# Read-only like the ledger: a payment, a refund or a dispute moves money and follows the
+# provider; staff look here and act through the services (a refund through the API, a
+# payment's state through a refresh), never by editing a row.
+from billing.models import (  # noqa: E402
+    ConnectedAccount,
+    Dispute,
+    Payment,
+    ProviderCustomer,
+    Refund,
+    SavedCard,
+    WebhookEvent,
+)
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    fields = ("created_at", "amount", "currency", "destination", "state", "provider_refund_id")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("created_at",)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ConnectedAccount)
+class ConnectedAccountAdmin(ReadOnlyAdmin):
+    list_display = (
+        "provider_account_id",
+        "studio",
+        "charges_enabled",
+        "payouts_enabled",
+        "details_submitted",
+        "country",
+        "refreshed_at",
+    )
+    list_filter = ("charges_enabled", "payouts_enabled", "country")
+    list_select_related = ("studio",)
+    search_fields = ("=provider_account_id", "=studio__slug")
+    raw_id_fields = ("studio",)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "purpose",
+        "state",
+        "amount",
+        "currency",
+        "refunded_amount",
+        "intent_id",
+        "studio",
+    )
+    list_filter = ("state", "purpose", "currency")
+    list_select_related = ("studio",)
+    search_fields = ("=id", "=intent_id", "=payer_email", "=studio__slug")
+    raw_id_fields = (
+        "studio",
+        "contact",
+        "posted_transaction",
+        "fee_transaction",
+        "created_by",
+    )
+    inlines = [RefundInline]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "amount", "currency", "destination", "state", "payment")
+    list_filter = ("state", "destination")
+    search_fields = ("=provider_refund_id", "=payment__intent_id")
+    raw_id_fields = (
+        "studio",
+        "payment",
+        "ledger_transaction",
+        "release_transaction",
+        "created_by",
+    )
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "provider_dispute_id", "amount", "currency", "status", "reason")
+    list_filter = ("status", "reason")
+    search_fields = ("=provider_dispute_id", "=payment__intent_id")
+    raw_id_fields = ("studio", "payment", "withdrawn_transaction", "reinstated_transaction")
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "type", "event_id", "account", "state", "attempts", "last_error")
+    list_filter = ("state", "type")
+    search_fields = ("=event_id", "=account")
+    raw_id_fields = ("studio",)
+
+
+@admin.register(ProviderCustomer)
+class ProviderCustomerAdmin(ReadOnlyAdmin):
+    list_display = ("provider_customer_id", "contact", "studio")
+    search_fields = ("=provider_customer_id",)
+    raw_id_fields = ("studio", "contact")
+
+
+@admin.register(SavedCard)
+class SavedCardAdmin(ReadOnlyAdmin):
+    list_display = ("provider_payment_method_id", "brand", "last4", "exp_month", "exp_year")
+    search_fields = ("=provider_payment_method_id",)
+    raw_id_fields = ("studio", "contact", "customer")

@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("billing/", include("billing.urls.ledger")),
+    path("billing/", include("billing.urls.payments")),
 ]

@@ -192,6 +192,11 @@ WRITES = [
     W("DELETE", "crm/inquiry-forms/<uuid:form_id>/", P.CRM_EDIT),
     # billing: the ledger
     W("POST", "billing/transactions/<uuid:transaction_id>/reverse/", P.BILLING_MANAGE, body={}),
+    # billing: card payments
+    W("POST", "billing/connect/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/connect/refresh/", P.BILLING_MANAGE),
+    W("POST", "billing/payments/<uuid:payment_id>/refresh/", P.BILLING_MANAGE),
+    W("POST", "billing/payments/<uuid:payment_id>/refunds/", P.BILLING_MANAGE, body={}),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.
@@ -207,6 +212,11 @@ NOT_ROLE_GATED = {
     "me/",
     "me/password/",
     "invitations/accept/",
+    # billing: the payment provider's webhook (signed), the client pages' payments (anonymous,
+    # on the studio's own site)
+    "billing/stripe/webhook/",
+    "billing/public/gift-card-purchases/",
+    "billing/public/wallet-top-ups/",
 }
 
 
