@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from billing.money import Money
 from picpick.core.models import StudioOwnedModel
 
 
@@ -86,3 +87,12 @@ class GiftCard(StudioOwnedModel):
 
     def __str__(self) -> str:
         return f"gift card …{self.code_last4} ({self.state})"
+
+    @property
+    def initial_money(self) -> Money:
+        return Money(self.initial_amount, self.currency)
+
+    @property
+    def balance_money(self) -> Money:
+        """What is left on the card (its account's balance, read with the card)."""
+        return Money(self.account.balance, self.currency)

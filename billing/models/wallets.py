@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
+from billing.money import Money
 from picpick.core.models import StudioOwnedModel
 
 
@@ -38,6 +39,19 @@ class Wallet(StudioOwnedModel):
 
     def __str__(self) -> str:
         return f"wallet {self.currency} of {self.contact_id}"
+
+    # What the API shows (the balance is the account's, read with the wallet).
+    @property
+    def balance_money(self) -> Money:
+        return Money(self.account.balance, self.currency)
+
+    @property
+    def held_money(self) -> Money:
+        return Money(self.held, self.currency)
+
+    @property
+    def available_money(self) -> Money:
+        return Money(self.account.balance - self.held, self.currency)
 
 
 class WalletCreditLot(StudioOwnedModel):
@@ -83,6 +97,14 @@ class WalletCreditLot(StudioOwnedModel):
 
     def __str__(self) -> str:
         return f"lot {self.remaining}/{self.amount} of {self.wallet_id}"
+
+    @property
+    def amount_money(self) -> Money:
+        return Money(self.amount, self.wallet.currency)
+
+    @property
+    def remaining_money(self) -> Money:
+        return Money(self.remaining, self.wallet.currency)
 
 
 class WalletHold(StudioOwnedModel):
@@ -133,3 +155,11 @@ class WalletHold(StudioOwnedModel):
 
     def __str__(self) -> str:
         return f"hold {self.amount} on {self.wallet_id} ({self.state})"
+
+    @property
+    def amount_money(self) -> Money:
+        return Money(self.amount, self.wallet.currency)
+
+    @property
+    def captured_money(self) -> Money:
+        return Money(self.captured_amount, self.wallet.currency)

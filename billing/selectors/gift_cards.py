@@ -8,8 +8,8 @@ from django.db.models import QuerySet
 
 from accounts.models import Studio
 from billing.models import GiftCard
-from billing.selectors.wallets import account_statement
-from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page
+from billing.selectors.ledger import account_statement_page
+from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
 from picpick.core.selectors import studio_object_or_404
 
 
@@ -22,6 +22,19 @@ def gift_card_list(
     if origin:
         cards = cards.filter(origin=origin)
     return cards
+
+
+def gift_card_page(
+    *,
+    studio: Studio,
+    state: str | None = None,
+    origin: str | None = None,
+    cursor: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """The studio's cards, newest first (ids are UUIDv7)."""
+    cards = gift_card_list(studio=studio, state=state, origin=origin)
+    return paginate(cards, ordering=["-id"], cursor=cursor, page_size=page_size)
 
 
 def gift_card_get(*, studio: Studio, card_id: uuid.UUID | str) -> GiftCard:
@@ -39,4 +52,4 @@ def gift_card_statement(
 ) -> Page:
     """The card's history: its account's entries (the sale or issue, each redemption, the
     expiry or void), newest first."""
-    return account_statement(account_id=card.account_id, cursor=cursor, page_size=page_size)
+    return account_statement_page(account=card.account, cursor=cursor, page_size=page_size)

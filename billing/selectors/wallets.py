@@ -7,7 +7,8 @@ import uuid
 from django.db.models import F, QuerySet
 
 from accounts.models import Studio
-from billing.models import LedgerEntry, Wallet, WalletCreditLot, WalletHold
+from billing.models import Wallet, WalletCreditLot, WalletHold
+from billing.selectors.ledger import account_statement_page
 from picpick.core.pagination import DEFAULT_PAGE_SIZE, Page, paginate
 from picpick.core.selectors import studio_object_or_404
 
@@ -25,6 +26,19 @@ def wallet_list(
     return wallets
 
 
+def wallet_page(
+    *,
+    studio: Studio,
+    contact_id: uuid.UUID | None = None,
+    currency: str | None = None,
+    cursor: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """The studio's wallets, newest first (ids are UUIDv7: id order is creation order)."""
+    wallets = wallet_list(studio=studio, contact_id=contact_id, currency=currency)
+    return paginate(wallets, ordering=["-id"], cursor=cursor, page_size=page_size)
+
+
 def wallet_get(*, studio: Studio, wallet_id: uuid.UUID | str) -> Wallet:
     """This studio's wallet (its account and contact read along), or a 404."""
     return studio_object_or_404(
@@ -37,18 +51,31 @@ def wallet_get(*, studio: Studio, wallet_id: uuid.UUID | str) -> Wallet:
 
 def wallet_open_lots(*, wallet: Wallet) -> list[WalletCreditLot]:
     """The wallet's credit still to spend, the first to expire first (never-expiring last)."""
-    return list(
+    lots = list(
         WalletCreditLot.objects.filter(wallet=wallet, is_open=True).order_by(
             F("expires_at").asc(nulls_last=True), "id"
         )[:MAX_LOTS_SHOWN]
     )
+    for lot in lots:
+        lot.wallet = wallet
+    return lots
 
 
-def wallet_hold_list(*, wallet: Wallet, state: str | None = None) -> QuerySet[WalletHold]:
+def wallet_hold_page(
+    *,
+    wallet: Wallet,
+    state: str | None = None,
+    cursor: str | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """A wallet's holds, newest first."""
     holds = WalletHold.objects.filter(wallet=wallet)
     if state:
         holds = holds.filter(state=state)
-    return holds
+    page = paginate(holds, ordering=["-id"], cursor=cursor, page_size=page_size)
+    for hold in page.items:
+        hold.wallet = wallet
+    return page
 
 
 def wallet_hold_get(*, studio: Studio, hold_id: uuid.UUID | str) -> WalletHold:
@@ -62,19 +89,11 @@ def wallet_hold_get(*, studio: Studio, hold_id: uuid.UUID | str) -> WalletHold:
     return hold
 
 
-def account_statement(
-    *, account_id: uuid.UUID, cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
-) -> Page:
-    """An account's entries, newest first, keyset-paged on the (account, -id) index; each with
-    its transaction (kind, memo, posted time)."""
-    entries = LedgerEntry.objects.filter(account_id=account_id).select_related("transaction")
-    return paginate(entries, ordering=["-id"], cursor=cursor, page_size=page_size)
-
-
 def wallet_statement(
     *, wallet: Wallet, cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Page:
-    return account_statement(account_id=wallet.account_id, cursor=cursor, page_size=page_size)
+    """The wallet's account's entries, newest first (the ledger's statement)."""
+    return account_statement_page(account=wallet.account, cursor=cursor, page_size=page_size)
 
 
 def contact_wallets(*, studio_id: uuid.UUID, contact_id: uuid.UUID) -> list[Wallet]:

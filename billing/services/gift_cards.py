@@ -62,6 +62,7 @@ from billing.services.wallets import (
     amount_check,
     billing_settings_get,
     currency_check,
+    studio_account,
     text_clean,
 )
 from domains.selectors import studio_site_url
@@ -394,6 +395,7 @@ def gift_card_issue(
         _deliver_at(deliver_at, now=now) if fields["recipient_email"] else now + ISSUE_REPLAY
     )
     months = billing_settings_get(studio=studio).gift_card_expiry_months
+    adjustment = studio_account(studio=studio, kind=Kind.ADJUSTMENT, currency=currency)
     try:
         with db_transaction.atomic():
             card, code = _card_create(
@@ -410,7 +412,6 @@ def gift_card_issue(
                     "expires_at": add_months(now, months) if months else None,
                 },
             )
-            adjustment = account_for(studio=studio, kind=Kind.ADJUSTMENT, currency=currency)
             result = ledger_post(
                 studio=studio,
                 kind=TxKind.ADJUSTMENT,
@@ -463,8 +464,8 @@ def gift_card_void(
             "A card a client bought is refunded through its payment, not voided.",
             code="gift_card_purchased",
         )
+    adjustment = studio_account(studio=card.studio, kind=Kind.ADJUSTMENT, currency=card.currency)
     with db_transaction.atomic():
-        adjustment = account_for(studio=card.studio, kind=Kind.ADJUSTMENT, currency=card.currency)
         locked = accounts_lock([card.account, adjustment])
         row = _card_locked(card)
         if row.state == State.VOID:
@@ -720,8 +721,8 @@ def gift_card_redeem(
                 extra={"available": balance, "currency": card.currency},
             )
 
+    revenue = studio_account(studio=studio, kind=Kind.REVENUE, currency=card.currency)
     with db_transaction.atomic():
-        revenue = account_for(studio=studio, kind=Kind.REVENUE, currency=card.currency)
         posted = ledger_post(
             studio=studio,
             kind=TxKind.GIFT_CARD_REDEEMED,
@@ -754,8 +755,8 @@ def gift_cards_expire(*, now: dt.datetime | None = None) -> int:
 
 def _card_expire(*, card_id: uuid.UUID, now: dt.datetime) -> bool:
     card = GiftCard.objects.select_related("account", "studio").get(id=card_id)
+    breakage = studio_account(studio=card.studio, kind=Kind.BREAKAGE, currency=card.currency)
     with db_transaction.atomic():
-        breakage = account_for(studio=card.studio, kind=Kind.BREAKAGE, currency=card.currency)
         locked = accounts_lock([card.account, breakage])
         row = _card_locked(card)
         if row.state != State.ACTIVE or row.expires_at is None or row.expires_at > now:

@@ -138,6 +138,17 @@ def text_clean(value: str, *, field: str, max_length: int, required: bool = Fals
     return value
 
 
+def studio_account(*, studio: Studio, kind: str, currency: str) -> LedgerAccount:
+    """One of the studio's own accounts (revenue, adjustment, refunds, breakage), made if new.
+
+    Called before the posting's transaction, not in it: a new account made inside a posting
+    that then fails (``insufficient_funds``) is rolled back with it, and InnoDB answers every
+    request that queued behind that insert with a deadlock. Made on its own, it is committed
+    at once and the postings only read it. (Inside a caller's transaction it is made there.)
+    """
+    return account_for(studio=studio, kind=kind, currency=currency)
+
+
 # --- the studio's billing settings ----------------------------------------------------------
 
 
@@ -416,10 +427,10 @@ def wallet_grant(
         )
     note = text_clean(note, field="note", max_length=250)
     memo = f"{GRANT_REASONS[reason]}: {note}" if note else GRANT_REASONS[reason]
+    adjustment = studio_account(
+        studio=wallet.studio, kind=Kind.ADJUSTMENT, currency=wallet.currency
+    )
     with transaction.atomic():
-        adjustment = account_for(
-            studio=wallet.studio, kind=Kind.ADJUSTMENT, currency=wallet.currency
-        )
         result = ledger_post(
             studio=wallet.studio,
             kind=TxKind.WALLET_GRANT,
@@ -454,8 +465,8 @@ def wallet_refund(
     amount_check(amount)
     currency_check(currency, expected=wallet.currency)
     reference = text_clean(reference, field="reference", max_length=300, required=True)
+    refunds = studio_account(studio=wallet.studio, kind=Kind.REFUNDS, currency=wallet.currency)
     with transaction.atomic():
-        refunds = account_for(studio=wallet.studio, kind=Kind.REFUNDS, currency=wallet.currency)
         result = ledger_post(
             studio=wallet.studio,
             kind=TxKind.WALLET_REFUND,
@@ -490,8 +501,8 @@ def wallet_spend(
     amount_check(amount)
     currency_check(currency, expected=wallet.currency)
     reference = text_clean(reference, field="reference", max_length=300, required=True)
+    revenue = studio_account(studio=wallet.studio, kind=Kind.REVENUE, currency=wallet.currency)
     with transaction.atomic():
-        revenue = account_for(studio=wallet.studio, kind=Kind.REVENUE, currency=wallet.currency)
         result = ledger_post(
             studio=wallet.studio,
             kind=TxKind.WALLET_SPEND,
@@ -566,15 +577,22 @@ def wallet_hold(
                 code="insufficient_funds",
                 extra={"available": available, "currency": wallet.currency},
             )
-        hold = WalletHold.objects.create(
-            studio_id=wallet.studio_id,
-            wallet=wallet,
-            amount=amount,
-            reference=reference,
-            expires_at=expires_at,
-            idempotency_key=key,
-            created_by=by,
-        )
+        try:
+            with transaction.atomic():
+                hold = WalletHold.objects.create(
+                    studio_id=wallet.studio_id,
+                    wallet=wallet,
+                    amount=amount,
+                    reference=reference,
+                    expires_at=expires_at,
+                    idempotency_key=key,
+                    created_by=by,
+                )
+        except IntegrityError:
+            # The same key, for a hold of another wallet, committed first.
+            raise Conflict(
+                "This Idempotency-Key was used for another hold.", code="idempotency_key_reused"
+            ) from None
         Wallet.objects.filter(id=wallet.id).update(held=F("held") + amount)
     return HoldResult(hold=hold, created=True)
 
@@ -605,14 +623,18 @@ def wallet_hold_capture(
         )
     now = now or timezone.now()
     wallet = hold.wallet
+    current = WalletHold.objects.filter(id=hold.id).values_list("state", "captured_amount")[0]
+    if current[0] == HoldState.CAPTURED and current[1] != amount:
+        # Captured before with another amount: say so (the ledger would answer a reused key).
+        raise Conflict("This hold was captured.", code="hold_captured")
 
     def guard(locked: dict) -> None:
         _wallet_locked(wallet)
         row = WalletHold.objects.select_for_update().get(id=hold.id)
         _hold_refuse(row, now=now)
 
+    revenue = studio_account(studio=wallet.studio, kind=Kind.REVENUE, currency=wallet.currency)
     with transaction.atomic():
-        revenue = account_for(studio=wallet.studio, kind=Kind.REVENUE, currency=wallet.currency)
         result = ledger_post(
             studio=wallet.studio,
             kind=TxKind.WALLET_SPEND,
@@ -700,8 +722,8 @@ def credits_expire(*, now: dt.datetime | None = None) -> int:
 def _lot_expire(*, lot_id: uuid.UUID, now: dt.datetime) -> bool:
     lot = WalletCreditLot.objects.select_related("wallet__account", "wallet__studio").get(id=lot_id)
     wallet = lot.wallet
+    breakage = studio_account(studio=wallet.studio, kind=Kind.BREAKAGE, currency=wallet.currency)
     with transaction.atomic():
-        breakage = account_for(studio=wallet.studio, kind=Kind.BREAKAGE, currency=wallet.currency)
         locked = accounts_lock([wallet.account, breakage])
         row = _wallet_locked(wallet)
         lot = WalletCreditLot.objects.select_for_update().get(id=lot_id)
@@ -900,6 +922,7 @@ __all__ = [
     "currency_check",
     "expiry_reminders",
     "holds_expire",
+    "studio_account",
     "text_clean",
     "wallet_credit_recorded",
     "wallet_for",

@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("billing/", include("billing.urls.ledger")),
+    path("billing/", include("billing.urls.wallets")),
     path("billing/", include("billing.urls.payments")),
 ]

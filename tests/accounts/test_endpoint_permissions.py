@@ -192,6 +192,19 @@ WRITES = [
     W("DELETE", "crm/inquiry-forms/<uuid:form_id>/", P.CRM_EDIT),
     # billing: the ledger
     W("POST", "billing/transactions/<uuid:transaction_id>/reverse/", P.BILLING_MANAGE, body={}),
+    # billing: settings, wallets and gift cards
+    W("PATCH", "billing/settings/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/wallets/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/wallets/<uuid:wallet_id>/grant/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/wallets/<uuid:wallet_id>/spend/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/wallets/<uuid:wallet_id>/refund/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/wallets/<uuid:wallet_id>/holds/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/wallet-holds/<uuid:hold_id>/capture/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/wallet-holds/<uuid:hold_id>/release/", P.BILLING_MANAGE),
+    W("POST", "billing/gift-cards/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/gift-cards/redeem/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/gift-cards/<uuid:card_id>/resend/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/gift-cards/<uuid:card_id>/void/", P.BILLING_MANAGE, body={}),
     # billing: card payments
     W("POST", "billing/connect/", P.BILLING_MANAGE, body={}),
     W("POST", "billing/connect/refresh/", P.BILLING_MANAGE),

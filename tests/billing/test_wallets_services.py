@@ -295,6 +295,9 @@ def test_a_capture_spends_part_of_the_hold_and_releases_the_rest(euro_studio, wa
     assert Wallet.objects.get(id=wallet.id).held == 0
     again = services.wallet_hold_capture(hold=hold, amount=4500)
     assert again.created is False and balance(wallet) == 5500
+    with pytest.raises(Conflict) as caught:
+        services.wallet_hold_capture(hold=hold, amount=3000)
+    assert caught.value.code == "hold_captured"
     with pytest.raises(Conflict):
         services.wallet_hold_release(hold=hold)
     assert_ledger_sound()
