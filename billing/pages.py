@@ -1,0 +1,190 @@
+"""The client's billing pages on a studio's site (server-rendered): the gift-card balance check
+(``/gift-card/``) and the client's wallet page (``/wallet/<signed token>/``, the link in the
+credit expiry reminder).
+
+Every page is scoped to the studio of the host (``request.site``). The balance check takes the
+code in a POST (never in a URL, where logs and the history would keep it) and counts wrong
+codes against the same limits as a redemption. The wallet page is reached only by a signed,
+expiring link naming one contact of this studio; a forged, expired or another studio's link
+is the same not-found page.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_http_methods, require_safe
+
+from billing.models import GiftCard, LedgerTransaction
+from billing.money import Money, money_format
+from billing.selectors.gift_cards import gift_card_statement
+from billing.selectors.wallets import contact_wallets, wallet_open_lots, wallet_statement
+from billing.services.gift_cards import gift_card_by_code
+from billing.services.wallets import wallet_link_read
+from domains.selectors import studio_for_site
+from guests.selectors import studio_logo_url
+from picpick.core.clientaddr import client_address
+from picpick.core.csp import content_security_policy
+from picpick.core.errors import ApplicationError, NotFound, RateLimited
+
+LOCALE = "en"
+HISTORY_SIZE = 50
+STATEMENT_PAGE = 25
+TxKind = LedgerTransaction.Kind
+
+# What the client reads for each kind of movement on their card or wallet.
+CLIENT_LABELS = {
+    TxKind.WALLET_GRANT: "Credit from the studio",
+    TxKind.WALLET_TOPUP: "Top-up",
+    TxKind.WALLET_SPEND: "Payment",
+    TxKind.WALLET_REFUND: "Refund",
+    TxKind.WALLET_EXPIRED: "Expired",
+    TxKind.GIFT_CARD_SOLD: "Gift card bought",
+    TxKind.GIFT_CARD_REDEEMED: "Redeemed",
+    TxKind.GIFT_CARD_EXPIRED: "Expired",
+    TxKind.ADJUSTMENT: "Adjustment by the studio",
+    TxKind.REVERSAL: "Correction",
+}
+
+
+def _render(request, template: str, context: dict, status: int = 200):
+    studio = context.get("studio")
+    logo_url = studio_logo_url(studio=studio) if studio is not None else None
+    return render(request, template, {**context, "logo_url": logo_url}, status=status)
+
+
+def billing_page(view):
+    """The studio of the host for the view (the not-found page otherwise), the security
+    headers, and no caching (balances are the client's own)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        site = getattr(request, "site", None)
+        studio = studio_for_site(site=site) if site is not None else None
+        try:
+            if studio is None:
+                raise NotFound("No such site.")
+            request.studio = studio
+            response = view(request, *args, **kwargs)
+        except NotFound:
+            response = _render(request, "billing/not_found.html", {"studio": studio}, 404)
+        response["Content-Security-Policy"] = content_security_policy()
+        response["Referrer-Policy"] = "same-origin"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["X-Robots-Tag"] = "noindex"
+        response.setdefault("Cache-Control", "private, no-store")
+        return response
+
+    return wrapped
+
+
+def _money(amount: int, currency: str) -> str:
+    return money_format(Money(amount, currency), LOCALE)
+
+
+def _rows(entries, *, currency: str) -> list[dict]:
+    """Statement lines in the holder's sign: + when money arrived on the card or wallet."""
+    rows = []
+    for entry in entries:
+        natural = -entry.amount  # wallets and gift cards are credit-normal
+        rows.append(
+            {
+                "when": entry.transaction.posted_at,
+                "label": CLIENT_LABELS.get(entry.transaction.kind, "Movement"),
+                "amount": _money(natural, currency),
+                "incoming": natural > 0,
+            }
+        )
+    return rows
+
+
+def _top_up_path(token: str) -> str | None:
+    """The card top-up page beside this one, when the site has it (payments' pages)."""
+    path = f"/wallet/{token}/top-up/"
+    try:
+        resolve(path, urlconf="picpick.urls_site")
+    except Resolver404:
+        return None
+    return path
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@ensure_csrf_cookie
+@billing_page
+def gift_card_balance(request):
+    context: dict = {"studio": request.studio, "code": "", "error": "", "card": None}
+    if request.method != "POST":
+        return _render(request, "billing/gift_card_balance.html", context)
+    code = request.POST.get("code", "")[:64]
+    try:
+        card = gift_card_by_code(studio=request.studio, code=code, address=client_address(request))
+    except RateLimited as exc:
+        minutes = max(1, exc.extra["retry_after"] // 60)
+        context["error"] = f"Too many wrong codes. Try again in {minutes} min."
+        response = _render(request, "billing/gift_card_balance.html", context, status=429)
+        response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
+    except ApplicationError as exc:
+        context["error"] = "No gift card has this code. Check it and try again."
+        context["code"] = code
+        return _render(request, "billing/gift_card_balance.html", context, exc.status_code)
+    page = gift_card_statement(card=card, cursor=None, page_size=HISTORY_SIZE)
+    context["card"] = {
+        "last4": card.code_last4,
+        "balance": _money(card.account.balance, card.currency),
+        "initial": _money(card.initial_amount, card.currency),
+        "state": card.state,
+        "state_label": GiftCard.State(card.state).label,
+        "expires_at": card.expires_at,
+        "history": _rows(page.items, currency=card.currency),
+    }
+    return _render(request, "billing/gift_card_balance.html", context)
+
+
+@require_safe
+@billing_page
+def wallet_page(request, token: str):
+    read = wallet_link_read(token)
+    if read is None or read[0] != request.studio.id:
+        raise NotFound("This link is not valid or has expired.")
+    wallets = contact_wallets(studio_id=request.studio.id, contact_id=read[1])
+    if not wallets:
+        raise NotFound("No wallet here.")
+    chosen = next((w for w in wallets if str(w.id) == request.GET.get("wallet")), wallets[0])
+    try:
+        page = wallet_statement(
+            wallet=chosen, cursor=request.GET.get("cursor") or None, page_size=STATEMENT_PAGE
+        )
+    except ApplicationError as exc:  # a cursor edited by hand
+        raise NotFound("No such page.") from exc
+    shown = [
+        {
+            "id": wallet.id,
+            "currency": wallet.currency,
+            "balance": _money(wallet.account.balance, wallet.currency),
+            "available": _money(wallet.account.balance - wallet.held, wallet.currency),
+            "held": wallet.held,
+            "chosen": wallet.id == chosen.id,
+        }
+        for wallet in wallets
+    ]
+    lots = [
+        {"remaining": _money(lot.remaining, chosen.currency), "expires_at": lot.expires_at}
+        for lot in wallet_open_lots(wallet=chosen)
+        if lot.expires_at is not None
+    ]
+    context = {
+        "studio": request.studio,
+        "top_up": _top_up_path(token),
+        "wallets": shown,
+        "chosen": chosen,
+        "lots": lots,
+        "rows": _rows(page.items, currency=chosen.currency),
+        "base": f"/wallet/{token}/",
+        "next": page.next_cursor,
+        "previous": page.previous_cursor,
+    }
+    return _render(request, "billing/wallet.html", context)
