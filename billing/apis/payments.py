@@ -21,6 +21,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -671,10 +672,10 @@ class PublicPaymentStatusApi(PublicAPIView):
         )
         if not services.status_token_valid(payment, request.query_params.get("t", "")):
             raise ApplicationError("No such payment.", code="not_found", status=404)
-        if payment.state in Payment.OPEN and (
-            payment.refreshed_at is None
-            or payment.refreshed_at < timezone.now() - services.REFRESH_EVERY
-        ):
+        # At most one provider call per payment every few seconds, however many pages poll.
+        refresh_slot = f"pay-refresh:{payment.id}"
+        every = int(services.REFRESH_EVERY.total_seconds())
+        if payment.state in Payment.OPEN and cache.add(refresh_slot, 1, timeout=every):
             studio = payment.studio
             try:
                 payment = services.payment_refresh(payment=payment)

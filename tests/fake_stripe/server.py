@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -27,6 +29,11 @@ from tests.fake_stripe.signing import sign_payload
 FAKE_SECRET_KEY = "sk_test_fake_picpick_51Fake000000000000000000"
 FAKE_PUBLISHABLE_KEY = "pk_test_fake_picpick_51Fake000000000000000000"
 FAKE_WEBHOOK_SECRET = "whsec_test_fake_picpick_0000000000000000"
+
+# The browser's side (Stripe.js): the fake's script, and the calls it makes with the
+# publishable key and an intent's client secret instead of the secret key.
+STRIPE_JS = Path(__file__).parent / "browser" / "stripe-v3.js"
+_BROWSER_CALL = re.compile(r"/v1/payment_intents/(pi_[A-Za-z0-9]+)(/confirm)?")
 
 
 @dataclass
@@ -215,6 +222,10 @@ class FakeStripe:
         record = RecordedRequest(method, path, split.query, {}, headers)
         with self._lock:
             self.requests.append(record)
+        if path in ("/v3", "/v3/"):
+            record.status = 200
+            handler.answer_raw(200, STRIPE_JS.read_bytes(), "text/javascript; charset=utf-8")
+            return
         if path.startswith("/fake/"):
             status, extra, body = self._browser(path, split.query)
             record.status = status
@@ -242,6 +253,11 @@ class FakeStripe:
         if fault is not None:
             kind = "rate_limit_error" if fault.status == 429 else "api_error"
             return fault.status, _error(kind, "An error occurred with our connection."), False
+        if "Authorization" not in headers:
+            form = raw if method == "POST" else query
+            answer = self._publishable(method, form, record, request_id)
+            if answer is not None:
+                return answer
         if headers.get("Authorization") != f"Bearer {self.api_key}":
             return (
                 401,
@@ -301,6 +317,39 @@ class FakeStripe:
         with self._lock:
             stored.status, stored.body, stored.done = status, copy.deepcopy(body), True
         return status, body, False
+
+    def _publishable(
+        self, method: str, raw: str, record: RecordedRequest, request_id: str
+    ) -> tuple[int, dict[str, Any], bool] | None:
+        """What Stripe.js calls from a client's browser: read an intent, confirm it, with the
+        publishable key (``key``), the connected account (``_stripe_account``) and the
+        intent's client secret as form fields (a simple CORS request). None: not such a call
+        (the secret key is required as usual)."""
+        match = _BROWSER_CALL.fullmatch(record.path)
+        if match is None or (method == "POST") != bool(match[2]):
+            return None
+        try:
+            params = parse_form(raw)
+        except FormError as exc:
+            return 400, _error("invalid_request_error", str(exc)), False
+        if params.pop("key", None) != FAKE_PUBLISHABLE_KEY:
+            return 401, _error("invalid_request_error", "Invalid API Key provided."), False
+        account = params.pop("_stripe_account", None)
+        secret = params.pop("client_secret", None)
+        with self.state.lock:
+            intent = self.state.objects.get(match[1])
+            mine = (
+                intent is not None
+                and secret is not None
+                and intent.get("client_secret") == secret
+                and self.state.owner.get(match[1]) == account
+            )
+        if not mine:
+            missing = f"No such payment_intent: '{match[1]}'"
+            return 404, _error("invalid_request_error", missing, code="resource_missing"), False
+        record.params = params
+        context = Context(account=account, request_id=request_id, idempotency_key=None)
+        return (*self._run(method, record.path, params, context), False)
 
     def _run(
         self, method: str, path: str, params: dict[str, Any], context: Context
@@ -370,12 +419,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            # The browser's Stripe.js calls from the studio's site (another origin).
+            self.send_header("Access-Control-Allow-Origin", "*")
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting (a timeout test)
+
+    def answer_raw(self, status: int, data: bytes, content_type: str) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is FakeStripe.requests
