@@ -212,3 +212,112 @@ class SavedCardAdmin(ReadOnlyAdmin):
     list_display = ("provider_payment_method_id", "brand", "last4", "exp_month", "exp_year")
     search_fields = ("=provider_payment_method_id",)
     raw_id_fields = ("studio", "contact", "customer")
+
+
+# --- Wallets and gift cards (billing.services.wallets, billing.services.gift_cards) -------------
+# Read-only like the ledger: credit, holds and cards move money through the services (and the
+# studio's API); staff look here. A gift card's code is never shown: not its hash, not its
+# sealed copy (kept only until the delivery email), only its last four characters.
+from billing.models import (  # noqa: E402
+    BillingSettings,
+    GiftCard,
+    Wallet,
+    WalletCreditLot,
+    WalletHold,
+)
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class WalletLotInline(_ReadOnlyInline):
+    model = WalletCreditLot
+    fields = ("created_at", "amount", "remaining", "expires_at", "reminded_at", "expired_amount")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+class WalletHoldInline(_ReadOnlyInline):
+    model = WalletHold
+    fields = ("created_at", "amount", "reference", "state", "expires_at", "captured_amount")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+@admin.register(Wallet)
+class WalletAdmin(ReadOnlyAdmin):
+    list_display = ("contact", "currency", "balance", "held", "studio", "created_at")
+    list_filter = ("currency",)
+    search_fields = ("=contact__email", "contact__last_name")
+    raw_id_fields = ("studio", "contact", "account")
+    inlines = [WalletHoldInline, WalletLotInline]
+    list_select_related = ("contact", "account", "studio")
+
+    @admin.display(description="balance")
+    def balance(self, wallet: Wallet) -> int:
+        return wallet.account.balance
+
+
+@admin.register(WalletHold)
+class WalletHoldAdmin(ReadOnlyAdmin):
+    list_display = ("wallet", "amount", "reference", "state", "expires_at", "created_at")
+    list_filter = ("state",)
+    search_fields = ("reference", "=idempotency_key")
+    raw_id_fields = ("studio", "wallet", "capture", "created_by")
+
+
+_CARD_FIELDS = (
+    "id",
+    "studio",
+    "state",
+    "origin",
+    "code_last4",
+    "initial_amount",
+    "currency",
+    "account",
+    "buyer_name",
+    "buyer_email",
+    "recipient_name",
+    "recipient_email",
+    "message",
+    "deliver_at",
+    "delivered_at",
+    "expires_at",
+    "activated_at",
+    "closed_at",
+    "void_reason",
+    "funding",
+    "created_by",
+    "created_at",
+)
+
+
+@admin.register(GiftCard)
+class GiftCardAdmin(ReadOnlyAdmin):
+    fields = _CARD_FIELDS
+    list_display = ("code_last4", "state", "origin", "initial_amount", "currency", "expires_at")
+    list_filter = ("state", "origin", "currency")
+    search_fields = ("=code_last4", "=recipient_email", "=buyer_email")
+    raw_id_fields = ("studio", "account", "funding", "created_by")
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return list(_CARD_FIELDS)
+
+
+@admin.register(BillingSettings)
+class BillingSettingsAdmin(ReadOnlyAdmin):
+    list_display = ("studio", "currency", "wallet_credit_expiry_days", "gift_card_expiry_months")
+    raw_id_fields = ("studio",)
