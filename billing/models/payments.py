@@ -150,6 +150,9 @@ class Payment(StudioOwnedModel):
     payer_email = models.CharField(max_length=254)
     payer_name = models.CharField(max_length=200, blank=True)
     description = models.CharField(max_length=300, blank=True)
+    # Keep the card on the contact's provider customer for later charges (autopay): the intent
+    # is made for that customer with ``setup_future_usage``, and the card recorded on success.
+    save_card = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -280,3 +280,43 @@ def test_gift_card_order_is_checked_by_the_gift_cards(studio_a, shop):
         start_gift_card(studio_a, gift_card=order(recipient_email="not-an-email"))
     assert caught.value.status_code == 400
     assert Payment.objects.count() == 0
+
+
+def test_a_saved_card_is_kept_on_the_contacts_customer_for_later(
+    studio_a, shop, client_contact, fake_stripe
+):
+    from billing.models import ProviderCustomer, SavedCard
+
+    payment, _ = start_top_up(studio_a, client_contact, save_card=True)
+    confirm(payment)
+    payment_refresh(payment=payment)
+    customer = ProviderCustomer.objects.get()
+    assert (customer.contact_id, customer.provider_account_id) == (
+        client_contact.id,
+        shop.provider_account_id,
+    )
+    create = next(r for r in fake_stripe.api_requests() if r.path == "/v1/payment_intents")
+    assert create.params["customer"] == customer.provider_customer_id
+    assert create.params["setup_future_usage"] == "off_session"
+    card = SavedCard.objects.get()
+    assert (card.contact_id, card.brand, card.last4, card.exp_year) == (
+        client_contact.id,
+        "visa",
+        "4242",
+        2034,
+    )
+    # The next saved card of the same contact is on the same customer.
+    again, _ = start_top_up(studio_a, client_contact, save_card=True)
+    confirm(again, "pm_card_mastercard")
+    payment_refresh(payment=again)
+    assert ProviderCustomer.objects.count() == 1
+    assert sorted(SavedCard.objects.values_list("last4", flat=True)) == ["4242", "4444"]
+    customers = [r for r in fake_stripe.api_requests() if r.path == "/v1/customers"]
+    assert len(customers) == 1
+
+
+def test_saving_a_card_needs_a_contact(studio_a, shop, fake_stripe):
+    with pytest.raises(ApplicationError) as caught:
+        start_gift_card(studio_a, save_card=True)
+    assert caught.value.code == "contact_required"
+    assert Payment.objects.count() == 0

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from billing.models.gift_cards import GiftCard
 from billing.models.ledger import LedgerAccount, LedgerTransaction
-from billing.models.payments import Payment
+from billing.models.payments import Payment, ProviderCustomer, SavedCard
 from billing.models.wallets import Wallet
-from billing.payments import Intent, IntentStatus, ProviderRejected
+from billing.payments import Intent, IntentStatus, ProviderError, ProviderRejected
 from billing.services.gift_cards import gift_card_abandon, gift_card_activate
 from billing.services.ledger import Leg, account_for, credit, debit, ledger_post
 from billing.services.payments.common import logger, provider
@@ -185,6 +185,8 @@ def payment_succeeded(*, payment: Payment, intent: Intent) -> Payment:
             Payment.objects.filter(pk=payment.pk).update(posted_transaction=result.transaction)
             payment.posted_transaction = result.transaction
             logger.info("payment %s succeeded and posted (%s)", payment.id, result.transaction.id)
+    if claimed and payment.save_card:
+        saved_card_record(payment=payment, intent=intent)
     if payment.fee is None:
         payment = payment_fee_record(payment=payment, intent=intent)
     return payment
@@ -297,3 +299,38 @@ def _cancel_at_provider(payment: Payment) -> Intent:
         return provider().payment_intent_get(
             intent_id=payment.intent_id, account=payment.provider_account_id
         )
+
+
+def saved_card_record(*, payment: Payment, intent: Intent) -> SavedCard | None:
+    """The card a payment saved (``save_card``), recorded for later charges: brand, last
+    digits and expiry as the provider lists them on the contact's customer. A failure here
+    is logged; the payment stands."""
+    customer = ProviderCustomer.objects.filter(
+        studio_id=payment.studio_id, contact_id=payment.contact_id
+    ).first()
+    if customer is None or not intent.payment_method:
+        return None
+    try:
+        methods = provider().payment_methods_list(
+            customer=customer.provider_customer_id, account=payment.provider_account_id
+        )
+    except ProviderError as exc:
+        logger.warning("payment %s: saved card not listed (%s)", payment.id, exc.code)
+        return None
+    method = next((m for m in methods if m.id == intent.payment_method), None)
+    if method is None:
+        logger.warning("payment %s: the provider kept no card", payment.id)
+        return None
+    card, _ = SavedCard.objects.get_or_create(
+        studio_id=payment.studio_id,
+        provider_payment_method_id=method.id,
+        defaults={
+            "contact_id": payment.contact_id,
+            "customer": customer,
+            "brand": method.brand[:20],
+            "last4": method.last4[:4],
+            "exp_month": method.exp_month or None,
+            "exp_year": method.exp_year or None,
+        },
+    )
+    return card

@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Studio, User
-from billing.models.payments import Payment
+from billing.models.payments import Payment, ProviderCustomer
 from billing.payments import (
     CardDeclined,
     Intent,
@@ -105,6 +105,12 @@ def payment_start(
             code="contact_required",
             fields={"contact_id": ["Required for a wallet top-up."]},
         )
+    if save_card and contact is None:
+        raise ApplicationError(
+            "A card is saved for a contact.",
+            code="contact_required",
+            fields={"contact_id": ["Required to save the card."]},
+        )
     if purpose == Payment.Purpose.GIFT_CARD and gift_card is None:
         raise ApplicationError("A gift card needs its recipient.", code="gift_card_required")
     account = charges_account(studio)
@@ -116,6 +122,7 @@ def payment_start(
         payer_email=payer_email,
         reference_id=reference_id,
         gift_card=gift_card.__dict__ if gift_card else None,
+        save_card=save_card,
     )
     payment = _existing(studio, idempotency_key, asked)
     if payment is None:
@@ -134,6 +141,7 @@ def payment_start(
                 fingerprint=asked,
                 account_id=account.provider_account_id,
                 description=description,
+                save_card=save_card,
                 by=by,
             )
         except IntegrityError:
@@ -141,7 +149,7 @@ def payment_start(
             payment = _existing(studio, idempotency_key, asked)
             if payment is None:
                 raise
-    payment, intent = payment_intent_ensure(payment=payment, save_card=save_card)
+    payment, intent = payment_intent_ensure(payment=payment)
     return payment, (intent.client_secret or "") if intent else ""
 
 
@@ -172,6 +180,7 @@ def _create(
     fingerprint: str,
     account_id: str,
     description: str,
+    save_card: bool,
     by: User | None,
 ) -> Payment:
     with transaction.atomic():
@@ -207,15 +216,14 @@ def _create(
             payer_email=payer_email,
             payer_name=payer_name,
             description=description[:300],
+            save_card=save_card,
             created_by=by,
         )
     logger.info("payment %s created (%s, %s %s)", payment.id, purpose, amount, currency)
     return payment
 
 
-def payment_intent_ensure(
-    *, payment: Payment, save_card: bool = False
-) -> tuple[Payment, Intent | None]:
+def payment_intent_ensure(*, payment: Payment) -> tuple[Payment, Intent | None]:
     """The payment's intent at the provider: read back when known, else created under a claim
     with the payment's own key (so a lost answer is found again, not charged twice)."""
     if payment.intent_id:
@@ -246,11 +254,14 @@ def payment_intent_ensure(
 
 def _intent_create(payment: Payment, token: uuid.UUID) -> Intent:
     try:
+        customer = provider_customer_for(payment) if payment.save_card else None
         return provider().payment_intent_create(
             amount=payment.amount,
             currency=payment.currency,
             account=payment.provider_account_id,
             idempotency_key=payment_intent_key(payment),
+            customer=customer,
+            save_method=payment.save_card,
             application_fee=payment.application_fee,
             description=payment.description,
             metadata={
@@ -282,3 +293,32 @@ def _intent_attach(payment: Payment, intent: Intent) -> Payment:
     """The provider's answer kept (a separate step: a worker killed between the provider's
     answer and this leaves the intent to be found by its metadata or the payment's key)."""
     return payment_intent_attach(payment=payment, intent=intent)
+
+
+def provider_customer_for(payment: Payment) -> str:
+    """The payment's contact as a customer of the studio's account (made once, keyed by the
+    account and the contact: the provider call is never repeated with other details)."""
+    row = ProviderCustomer.objects.filter(
+        studio_id=payment.studio_id, contact_id=payment.contact_id
+    ).first()
+    account = payment.provider_account_id
+    if row is not None and row.provider_account_id == account:
+        return row.provider_customer_id
+    contact = Contact.objects.get(pk=payment.contact_id)
+    customer = provider().customer_create(
+        email=contact.email or payment.payer_email,
+        name=" ".join(p for p in (contact.first_name, contact.last_name) if p),
+        account=account,
+        idempotency_key=f"customer:{account}:{contact.id}",
+        metadata={"contact_id": str(contact.id), "studio_id": str(payment.studio_id)},
+    )
+    try:
+        with transaction.atomic():
+            ProviderCustomer.objects.update_or_create(
+                studio_id=payment.studio_id,
+                contact=contact,
+                defaults={"provider_customer_id": customer.id, "provider_account_id": account},
+            )
+    except IntegrityError:  # a racing first payment of the same contact kept it first
+        pass
+    return customer.id
