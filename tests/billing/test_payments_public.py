@@ -27,7 +27,9 @@ PUBLIC = "/api/v1/billing/public"
 
 
 def site_client(host: str = SITE) -> APIClient:
-    return APIClient(HTTP_HOST=host)
+    # As a browser would: Django's CSRF check on (the public routes carry no cookie
+    # credential, so they need no token).
+    return APIClient(HTTP_HOST=host, enforce_csrf_checks=True)
 
 
 def key() -> dict:

@@ -107,6 +107,16 @@ def test_a_bad_signature_is_400_and_stores_nothing(studio_a, shop, fake_stripe, 
     assert payment.state == Payment.State.CREATED
 
 
+def test_the_endpoint_needs_no_csrf_token(studio_a, shop, fake_stripe):
+    from rest_framework.test import APIClient
+
+    start_gift_card(studio_a)
+    event = fake_stripe.last_event("payment_intent.created")
+    response = deliver(fake_stripe, event, client=APIClient(enforce_csrf_checks=True))
+    assert response.status_code == 200
+    assert WebhookEvent.objects.filter(event_id=event["id"]).exists()
+
+
 def test_a_signed_body_that_is_not_an_event_is_400(fake_stripe, anon_client):
     from tests.fake_stripe import sign_payload
 
