@@ -320,3 +320,45 @@ def test_saving_a_card_needs_a_contact(studio_a, shop, fake_stripe):
         start_gift_card(studio_a, save_card=True)
     assert caught.value.code == "contact_required"
     assert Payment.objects.count() == 0
+
+
+def test_a_fee_unknown_at_the_success_is_booked_later_by_the_sweeper(
+    studio_a, shop, fake_stripe, monkeypatch
+):
+    import dataclasses
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.payments import StripeProvider
+    from billing.tasks.payments import payments_sweep
+
+    real_get = StripeProvider.payment_intent_get
+    calls = []
+
+    def without_fee_at_first(self, **kwargs):
+        intent = real_get(self, **kwargs)
+        calls.append(intent.id)
+        return dataclasses.replace(intent, fee=None) if len(calls) == 1 else intent
+
+    monkeypatch.setattr(StripeProvider, "payment_intent_get", without_fee_at_first)
+    payment, _ = start_gift_card(studio_a, amount=5000)
+    confirm(payment)
+    payment = payment_refresh(payment=payment)
+    assert (payment.state, payment.fee) == ("succeeded", None)
+    card = f"gift_card:{payment.reference_id}:EUR"
+    assert balances(studio_a) == {card: 5000, "provider_clearing:EUR": 5000}
+
+    Payment.objects.update(succeeded_at=timezone.now() - timedelta(hours=1))
+    payments_sweep.delay()
+    payments_sweep.delay()
+    payment.refresh_from_db()
+    fee = fee_of(5000)
+    assert payment.fee == fee and payment.fee_transaction_id
+    assert balances(studio_a) == {
+        card: 5000,
+        "provider_clearing:EUR": 5000 - fee,
+        "provider_fees:EUR": fee,
+    }
+    kinds = sorted(LedgerTransaction.objects.values_list("kind", flat=True))
+    assert kinds == ["fee", "payment_received"]
