@@ -13,7 +13,9 @@ import pytest
 from django.db import connection
 
 from billing.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from billing.services import reconcile
 from billing.services.ledger import account_for, credit, debit, ledger_post, ledger_reverse
+from billing.services.reconcile import ledger_check
 from picpick.core.errors import Conflict
 from picpick.testing.factories import ContactFactory, StudioFactory
 from tests.races import race
@@ -186,3 +188,33 @@ def test_racing_account_for_makes_one_account():
     results = race(8, work)
     assert len(set(results)) == 1, results
     assert LedgerAccount.objects.filter(studio=studio).count() == 1
+
+
+def test_the_check_beside_running_posts_finds_no_drift(monkeypatch):
+    """A balance and its entries are read in one statement: posts landing between the
+    check's reads are seen whole or not at all."""
+    monkeypatch.setattr(reconcile, "ACCOUNTS_CHUNK", 1)
+    monkeypatch.setattr(reconcile, "TRANSACTIONS_CHUNK", 3)
+    studio = StudioFactory()
+    accounts = [
+        account_for(studio=studio, kind="adjustment", currency="EUR", reference=f"a{n}")
+        for n in range(4)
+    ]
+
+    def work(index: int):
+        if index == 0:
+            return [ledger_check(studio=studio).ok for _ in range(15)]
+        for n in range(40):
+            source, target = accounts[(index + n) % 4], accounts[(index + n + 1) % 4]
+            ledger_post(
+                studio=studio,
+                kind="adjustment",
+                idempotency_key=f"p:{index}:{n}",
+                legs=[debit(target, 10 + n), credit(source, 10 + n)],
+            )
+        return "posted"
+
+    results = race(4, work, timeout=120)
+    assert results[1:] == ["posted"] * 3, results
+    assert results[0] == [True] * 15, results
+    assert ledger_check(studio=studio).ok
