@@ -185,8 +185,10 @@ def test_captures_and_releases_racing_spends_keep_the_sums():
     results = race(30, work)
     _outcomes(results)
     spends = sum(1 for r in results[5:] if not isinstance(r, Exception))
-    # 3 captures of 6.00 (the rest of each hold released) and 2 releases leave 82.00 to spend.
-    assert spends == min(25, (10_000 - 3 * 600) // 500)
+    # 50.00 was never held: at least 10 spends of 5.00; at most what 3 captures of 6.00 (the
+    # rest of each hold released) and 2 releases leave: 82.00, 16 spends. A spend that ran
+    # while a hold still reserved its money was refused, so anywhere in between.
+    assert 10 <= spends <= (10_000 - 3 * 600) // 500
     assert Wallet.objects.get(id=wallet.id).held == 0
     assert _balance(wallet) == 10_000 - 3 * 600 - 500 * spends
     assert_ledger_sound(wallet.studio)
