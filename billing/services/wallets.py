@@ -430,6 +430,8 @@ def wallet_grant(
     adjustment = studio_account(
         studio=wallet.studio, kind=Kind.ADJUSTMENT, currency=wallet.currency
     )
+    # Read (and on first use made) before the posting, like the studio's accounts.
+    expires_at = wallet_lot_expiry(wallet=wallet, now=now)
     with transaction.atomic():
         result = ledger_post(
             studio=wallet.studio,
@@ -445,7 +447,7 @@ def wallet_grant(
                 wallet=wallet,
                 amount=amount,
                 source=result.transaction,
-                expires_at=wallet_lot_expiry(wallet=wallet, now=now),
+                expires_at=expires_at,
             )
     return result
 
@@ -466,6 +468,7 @@ def wallet_refund(
     currency_check(currency, expected=wallet.currency)
     reference = text_clean(reference, field="reference", max_length=300, required=True)
     refunds = studio_account(studio=wallet.studio, kind=Kind.REFUNDS, currency=wallet.currency)
+    expires_at = wallet_lot_expiry(wallet=wallet, now=now)
     with transaction.atomic():
         result = ledger_post(
             studio=wallet.studio,
@@ -481,7 +484,7 @@ def wallet_refund(
                 wallet=wallet,
                 amount=amount,
                 source=result.transaction,
-                expires_at=wallet_lot_expiry(wallet=wallet, now=now),
+                expires_at=expires_at,
             )
     return result
 
@@ -882,6 +885,7 @@ def wallet_transaction_reverse(
     # Credit-normal: a credit (negative entry) raised the balance; its reversal lowers it.
     lowers = -own if own < 0 else 0
     memo = text_clean(memo, field="memo", max_length=300)
+    expires_at = wallet_lot_expiry(wallet=wallet, now=now)  # for a reversed spend's new credit
 
     def guard(locked: dict) -> None:
         if lowers:
@@ -907,7 +911,7 @@ def wallet_transaction_reverse(
                     wallet=wallet,
                     amount=own,
                     source=result.transaction,
-                    expires_at=wallet_lot_expiry(wallet=wallet, now=now),
+                    expires_at=expires_at,
                 )
     return result
 
