@@ -23,6 +23,7 @@ urlpatterns = [
     path("storage/", include("picpick.core.storage.urls")),
     path("", include("crm.site_urls")),  # inquiry pages and the public inquiry API, before api/
     path("", include("billing.site_pay_urls")),  # card payments: shop, top-up, receipt, API
+    path("", include("billing.site_urls")),  # the gift card balance and the client's wallet
     # The guest API, as on the API host, but only for this studio's galleries.
     path("api/v1/", include((guest_api, "guest-api"))),
     re_path(r"^api/(?P<path>.*)$", api_not_found, name=API_NOT_FOUND),  # the API's own 404
