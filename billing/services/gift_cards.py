@@ -557,6 +557,15 @@ def gift_card_deliver(*, card_id: uuid.UUID, now: dt.datetime | None = None) -> 
             return False
         if row.deliver_at is None or row.deliver_at > now:
             return False
+        if LedgerAccount.objects.get(id=row.account_id).balance == 0:
+            # Refunded in full before its day (the payment's refund debits the card): nothing
+            # to give, so no code is sent; the card is void with the reason.
+            row.state = State.VOID
+            row.void_reason = "Refunded before delivery."
+            row.code_sealed = ""
+            row.closed_at = now
+            row.save(update_fields=["state", "void_reason", "code_sealed", "closed_at", "updated_at"])
+            return False
         to = row.recipient_email or row.buyer_email
         code = code_unseal(row.code_sealed) if row.code_sealed else None
         sent = False

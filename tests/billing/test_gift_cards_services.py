@@ -425,3 +425,19 @@ def test_add_months_keeps_the_day_or_the_months_last():
     assert services.add_months(moment, 1) == dt.datetime(2026, 2, 28, 12, tzinfo=dt.UTC)
     assert services.add_months(moment, 13) == dt.datetime(2027, 2, 28, 12, tzinfo=dt.UTC)
     assert services.add_months(moment, 12) == dt.datetime(2027, 1, 31, 12, tzinfo=dt.UTC)
+
+
+def test_a_card_refunded_in_full_before_its_day_is_void_and_never_sent(selling):
+    card = buy(selling, deliver_at=timezone.now() + dt.timedelta(days=5))
+    clearing = account_for(studio=selling, kind="provider_clearing", currency="EUR")
+    ledger_post(  # what the payment's refund to the card books
+        studio=selling,
+        kind=Kind.REFUND,
+        idempotency_key=f"refund:{card.id}",
+        legs=[debit(card.account, 10_000), credit(clearing, 10_000)],
+    )
+    assert services.gift_card_deliveries(now=timezone.now() + dt.timedelta(days=6)) == 0
+    card.refresh_from_db()
+    assert card.state == State.VOID and card.void_reason == "Refunded before delivery."
+    assert card.code_sealed == "" and mail.outbox == []
+    assert_ledger_sound()
