@@ -564,7 +564,9 @@ def gift_card_deliver(*, card_id: uuid.UUID, now: dt.datetime | None = None) -> 
             row.void_reason = "Refunded before delivery."
             row.code_sealed = ""
             row.closed_at = now
-            row.save(update_fields=["state", "void_reason", "code_sealed", "closed_at", "updated_at"])
+            row.save(
+                update_fields=["state", "void_reason", "code_sealed", "closed_at", "updated_at"]
+            )
             return False
         to = row.recipient_email or row.buyer_email
         code = code_unseal(row.code_sealed) if row.code_sealed else None
