@@ -71,6 +71,9 @@ class Studio(BaseModel):
     slug = models.SlugField(max_length=63, unique=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     default_currency = models.CharField(max_length=3, default="USD")
+    # How money and dates are written for the studio and its clients (a CLDR locale: "en",
+    # "de_DE", "pt_BR"), read by Babel.
+    locale = models.CharField(max_length=20, default="en")
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     # Face recognition for the whole studio; each gallery can also switch it off. Turning it off
     # deletes the face data it made (faces.services).

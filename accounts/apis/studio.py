@@ -33,6 +33,7 @@ class StudioOutputSerializer(serializers.Serializer):
     slug = serializers.CharField()
     timezone = serializers.CharField()
     default_currency = serializers.CharField()
+    locale = serializers.CharField(help_text="How money and dates are written (e.g. `de_DE`).")
     plan = serializers.CharField()
     face_recognition_enabled = serializers.BooleanField()
     created_at = serializers.DateTimeField()
@@ -65,6 +66,7 @@ class StudioApi(StudioAPIView):
         slug = serializers.CharField(max_length=63, required=False)
         timezone = serializers.CharField(max_length=64, required=False)
         default_currency = serializers.CharField(max_length=3, required=False)
+        locale = serializers.CharField(max_length=20, required=False)
         face_recognition_enabled = serializers.BooleanField(
             required=False,
             help_text="Off deletes the face data of every gallery at once (and needs `confirm`); "
@@ -88,6 +90,7 @@ class StudioApi(StudioAPIView):
             "slug",
             "timezone",
             "default_currency",
+            "locale",
             "plan",
             "face_recognition_enabled",
             "created_at",

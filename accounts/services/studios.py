@@ -9,6 +9,7 @@ import uuid
 import zoneinfo
 from collections.abc import Callable
 
+import babel
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from django.utils.timezone import now
@@ -57,6 +58,15 @@ def _clean_currency(value: str, *, field: str = "default_currency") -> str:
     if code not in ISO_4217:
         raise invalid_field(field, f"{value!r} is not an ISO 4217 currency code (e.g. 'EUR').")
     return code
+
+
+def _clean_locale(value: str, *, field: str = "locale") -> str:
+    """A locale Babel knows, in its canonical spelling ("de-de" -> "de_DE")."""
+    try:
+        return str(babel.Locale.parse(value.strip().replace("-", "_")))
+    except (ValueError, TypeError, babel.UnknownLocaleError):
+        message = f"{value!r} is not a known locale (e.g. 'en', 'de_DE')."
+        raise invalid_field(field, message) from None
 
 
 def _clean_slug(value: str, *, field: str) -> str:
@@ -159,6 +169,7 @@ def studio_update(
     slug: str | None = None,
     timezone: str | None = None,
     default_currency: str | None = None,
+    locale: str | None = None,
     face_recognition_enabled: bool | None = None,
     confirm: str | None = None,
     by: User | None = None,
@@ -183,6 +194,9 @@ def studio_update(
     if default_currency is not None:
         studio.default_currency = _clean_currency(default_currency)
         changed.append("default_currency")
+    if locale is not None:
+        studio.locale = _clean_locale(locale)
+        changed.append("locale")
     if slug is not None:
         slug = _clean_slug(slug, field="slug")
         if slug != studio.slug:

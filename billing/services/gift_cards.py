@@ -590,7 +590,7 @@ def gift_card_deliver(*, card_id: uuid.UUID, now: dt.datetime | None = None) -> 
 
 
 def _delivery_body(card: GiftCard, *, code: str) -> str:
-    amount = money_format(Money(card.initial_amount, card.currency), "en")
+    amount = money_format(Money(card.initial_amount, card.currency), card.studio.locale or "en")
     greeting = f"Hi {card.recipient_name}," if card.recipient_name else "Hello,"
     sender = f"{card.buyer_name} sends you" if card.buyer_name else f"{card.studio.name} sends you"
     parts = [greeting, "", f"{sender} a gift card of {amount} at {card.studio.name}."]

@@ -836,7 +836,7 @@ def _reminder_body(*, wallet: Wallet, lots: list[WalletCreditLot]) -> str:
     lines = []
     for lot in lots:
         when = timezone.localtime(lot.expires_at, _zone(wallet.studio)).strftime("%d %B %Y")
-        amount = money_format(Money(lot.remaining, wallet.currency), "en")
+        amount = money_format(Money(lot.remaining, wallet.currency), wallet.studio.locale or "en")
         lines.append(f"  {amount} on {when}")
     name = wallet.contact.first_name or "there"
     return (

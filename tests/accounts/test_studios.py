@@ -103,6 +103,7 @@ def test_studio_get_shows_settings_role_and_usage(alice_client, studio_a):
         "slug": "annasmith",
         "timezone": "UTC",
         "default_currency": "USD",
+        "locale": "en",
         "plan": "free",
         "face_recognition_enabled": True,
         "created_at": body["created_at"],
