@@ -13,10 +13,12 @@ from rest_framework.response import Response
 from accounts.permissions import Perm
 from billing.apis.common import IDEMPOTENCY_PARAMETER, idempotency_key_from
 from billing.apis.fields import CurrencyField, MoneyOutputSerializer, studio_locale
-from billing.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from billing.models import LedgerAccount, LedgerEntry, LedgerTransaction, Wallet
 from billing.selectors import ledger as selectors
 from billing.services.ledger import MEMO_MAX_LENGTH, ledger_reverse
+from billing.services.wallets import wallet_transaction_reverse
 from picpick.core.apis import StudioAPIView
+from picpick.core.errors import Conflict
 from picpick.core.openapi import error_responses
 from picpick.core.pagination import PageParams, page_body
 from picpick.core.serializers import InputSerializer
@@ -412,9 +414,7 @@ class TransactionReverseApi(StudioAPIView):
         key = idempotency_key_from(request, scope="ledger.reverse")
         txn = selectors.transaction_get(studio=self.studio, transaction_id=transaction_id)
         data = self.TransactionReverseInputSerializer.validate_or_raise(request.data)
-        result = ledger_reverse(
-            transaction=txn, idempotency_key=key, by=request.user, memo=data.get("memo", "")
-        )
+        result = _reverse(txn, key=key, by=request.user, memo=data.get("memo", ""))
         reversal = selectors.transaction_get(
             studio=self.studio, transaction_id=result.transaction.id
         )
@@ -423,3 +423,23 @@ class TransactionReverseApi(StudioAPIView):
             TransactionDetailSerializer(reversal, context=context).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+
+
+def _reverse(txn, *, key: str, by, memo: str):
+    """The reversal that keeps every holder's rules: a posting that moved a wallet's money goes
+    through the wallet's own reversal (holds keep their money, the credit lots follow); one on
+    a gift card is refused (void the card, or refund its payment); anything else is the
+    ledger's plain reversal."""
+    kinds = {entry.account.kind: entry.account for entry in txn.entries.select_related("account")}
+    if LedgerAccount.Kind.GIFT_CARD in kinds:
+        raise Conflict(
+            "This posting moved a gift card's money: void the card or refund its payment.",
+            code="gift_card_posting",
+        )
+    wallet_account = kinds.get(LedgerAccount.Kind.WALLET)
+    wallet = Wallet.objects.filter(account_id=wallet_account.id).first() if wallet_account else None
+    if wallet is not None:
+        return wallet_transaction_reverse(
+            wallet=wallet, transaction_id=txn.id, idempotency_key=key, by=by, memo=memo
+        )
+    return ledger_reverse(transaction=txn, idempotency_key=key, by=by, memo=memo)
