@@ -11,6 +11,8 @@ is the same not-found page.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 
 from django.shortcuts import render
@@ -30,7 +32,8 @@ from picpick.core.clientaddr import client_address
 from picpick.core.csp import content_security_policy
 from picpick.core.errors import ApplicationError, NotFound, RateLimited
 
-LOCALE = "en"
+# The studio of the page being drawn writes the amounts in its locale (set by billing_page).
+_LOCALE: contextvars.ContextVar[str] = contextvars.ContextVar("billing_page_locale", default="en")
 HISTORY_SIZE = 50
 STATEMENT_PAGE = 25
 TxKind = LedgerTransaction.Kind
@@ -68,7 +71,8 @@ def billing_page(view):
             if studio is None:
                 raise NotFound("No such site.")
             request.studio = studio
-            response = view(request, *args, **kwargs)
+            with page_locale(studio):
+                response = view(request, *args, **kwargs)
         except NotFound:
             response = _render(request, "billing/not_found.html", {"studio": studio}, 404)
         response["Content-Security-Policy"] = content_security_policy()
@@ -81,8 +85,22 @@ def billing_page(view):
     return wrapped
 
 
-def _money(amount: int, currency: str) -> str:
-    return money_format(Money(amount, currency), LOCALE)
+def page_money(amount: int, currency: str) -> str:
+    """An amount as the page's studio writes it (its locale; "en" outside a page)."""
+    return money_format(Money(amount, currency), _LOCALE.get())
+
+
+@contextlib.contextmanager
+def page_locale(studio):
+    """Amounts drawn inside are written in ``studio``'s locale."""
+    token = _LOCALE.set(getattr(studio, "locale", "") or "en")
+    try:
+        yield
+    finally:
+        _LOCALE.reset(token)
+
+
+_money = page_money
 
 
 def _rows(entries, *, currency: str) -> list[dict]:

@@ -22,7 +22,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from billing.models.payments import ConnectedAccount, Payment
-from billing.money import Money, currency_exponent, money_format
+from billing.money import currency_exponent
+from billing.pages import page_locale, page_money
 from billing.payments import payments_configured
 from billing.selectors.payments import public_payment_get
 from billing.services.payments import accepted_currency, status_token, status_token_valid
@@ -62,7 +63,8 @@ def pay_page(view):
             if studio is None:
                 raise NotFound("No such site.")
             request.studio = studio
-            response = view(request, *args, **kwargs)
+            with page_locale(studio):
+                response = view(request, *args, **kwargs)
         except NotFound as exc:
             response = _render(
                 request,
@@ -98,7 +100,7 @@ def _config(account: ConnectedAccount, **extra) -> dict:
 
 
 def _money(amount: int, currency: str) -> str:
-    return money_format(Money(amount, currency), "en")
+    return page_money(amount, currency)
 
 
 def _step(currency: str) -> str:

@@ -24,3 +24,13 @@ def test_the_locale_is_checked_canonical_and_used_for_money(alice_client, studio
     assert bad.status_code == 400 and "locale" in bad.json()["error"]["fields"]
     studio_a.refresh_from_db()
     assert studio_a.locale == "de_DE"
+
+
+def test_the_client_pages_write_amounts_in_the_studios_locale(studio_a):
+    from billing.pages import page_locale, page_money
+
+    studio_a.locale = "de_DE"
+    assert page_money(1050, "EUR") == "€10.50"  # outside a page: English
+    with page_locale(studio_a):
+        assert page_money(1050, "EUR") == "10,50\xa0€"
+    assert page_money(1050, "EUR") == "€10.50"
