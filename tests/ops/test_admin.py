@@ -134,6 +134,22 @@ def one_of_everything(alice, studio_a):
         factories.TimelineEventFactory,
     ):
         crm_factory()
+    # Billing: one row of each model.
+    for billing_factory in (
+        factories.LedgerEntryFactory,
+        factories.LedgerCheckRunFactory,
+        factories.BillingSettingsFactory,
+        factories.WalletCreditLotFactory,
+        factories.WalletHoldFactory,
+        factories.GiftCardFactory,
+        factories.ConnectedAccountFactory,
+        factories.ProviderCustomerFactory,
+        factories.SavedCardFactory,
+        factories.RefundFactory,
+        factories.DisputeFactory,
+        factories.WebhookEventFactory,
+    ):
+        billing_factory()
 
 
 def test_every_app_with_models_of_ours_is_registered():
