@@ -10,6 +10,8 @@ from django.core.management import call_command
 from django.db.models import F
 
 from accounts.models import Membership, Role, Studio, StudioUsage, User
+from billing.models import GiftCard, LedgerTransaction, Wallet
+from billing.services.reconcile import ledger_check
 from crm.models import Contact, InquiryForm, Job, StageChange, TimelineEvent, Workflow
 from galleries.models import Album, Gallery, Photo
 from picpick.management.commands import load_demo
@@ -37,6 +39,8 @@ def state() -> dict:
         "contacts": list(Contact.objects.order_by("id").values("id", "updated_at")),
         "jobs": list(Job.objects.order_by("id").values("id", "stage_id", "updated_at")),
         "timeline": TimelineEvent.objects.count(),
+        "ledger": LedgerTransaction.objects.count(),
+        "gift_cards": GiftCard.objects.count(),
     }
 
 
@@ -78,6 +82,12 @@ def test_load_demo_builds_the_demo_and_is_idempotent(local_storage):
     assert "demo-password-123" in text
     # The CRM: clients, jobs across the pipeline (with their history), a workflow, a form.
     assert Contact.objects.filter(studio=studio).count() == 6
+    # Billing: a wallet with credit and a spend, a gift card, a balanced ledger.
+    wallet = Wallet.objects.get(studio=studio)
+    assert wallet.account.balance == 3500
+    assert GiftCard.objects.get(studio=studio).initial_amount == 10000
+    assert ledger_check(studio=studio).ok
+    assert "/wallet/" in out.getvalue()
     jobs = Job.objects.filter(studio=studio).select_related("stage")
     assert {job.stage.name for job in jobs} >= {"Inquiry", "Proposal sent", "Booked", "Lost"}
     wedding = jobs.get(name="Smith & Jones Wedding")

@@ -28,6 +28,7 @@ from galleries.demo_images import demo_image, faces_dir, portraits
 from galleries.models import Album, Gallery, Photo
 from galleries.services.processing import photo_process_ensure
 from picpick.core.storage import get_storage
+from picpick.management.demo_billing import ensure_billing
 from picpick.management.demo_crm import ensure_crm
 
 STUDIO_NAME, STUDIO_SLUG = "Demo Studio", "demo"
@@ -212,6 +213,7 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(ensure_crm(studio=studio, owner=owner, gallery=gallery))
+        self.stdout.write(ensure_billing(studio=studio, owner=owner))
         self.stdout.write(f"Log in as {OWNER_EMAIL} with password {OWNER_PASSWORD}")
         site = studio_site_url(studio=studio)
         self.stdout.write(f"Guests: {site}/ (studio home) and {site}/g/{gallery.slug}/")
