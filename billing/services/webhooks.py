@@ -29,12 +29,13 @@ from billing.models.payments import ConnectedAccount, Payment, WebhookEvent
 from billing.payments import WebhookSignatureError, payment_provider
 from billing.services.connect import connect_account_updated
 from billing.services.payments import (
+    card_setup_complete,
     dispute_sync,
     payment_apply_intent,
     payment_refresh,
     refund_sync,
 )
-from picpick.core.errors import ApplicationError
+from picpick.core.errors import ApplicationError, NotFound
 
 logger = logging.getLogger("billing.webhooks")
 
@@ -138,6 +139,8 @@ def _dispatch(row: WebhookEvent) -> bool:
         return _on_dispute(row, data)
     if kind == "account.updated":
         return connect_account_updated(provider_account_id=str(data.get("id"))) is not None
+    if kind == "setup_intent.succeeded":
+        return _on_setup(row, data)
     return False
 
 
@@ -217,6 +220,23 @@ def _on_refund(row: WebhookEvent, data: dict[str, Any]) -> bool:
             result=result,
             refund_id=(item.get("metadata") or {}).get("refund_id"),
         )
+    return True
+
+
+def _on_setup(row: WebhookEvent, data: dict[str, Any]) -> bool:
+    """A card saved through a SetupIntent: recorded (once) for the contact of its customer; a
+    SetupIntent that is not ours (no studio on the account, an unknown customer) is ignored."""
+    connected = (
+        ConnectedAccount.objects.select_related("studio")
+        .filter(provider_account_id=row.account or "")
+        .first()
+    )
+    if connected is None or not data.get("id"):
+        return False
+    try:
+        card_setup_complete(studio=connected.studio, setup_id=str(data["id"]))
+    except NotFound:
+        return False
     return True
 
 

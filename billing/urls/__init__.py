@@ -6,4 +6,5 @@ urlpatterns = [
     path("billing/", include("billing.urls.ledger")),
     path("billing/", include("billing.urls.wallets")),
     path("billing/", include("billing.urls.payments")),
+    path("billing/", include("billing.urls.cards")),
 ]

@@ -210,6 +210,14 @@ WRITES = [
     W("POST", "billing/connect/refresh/", P.BILLING_MANAGE),
     W("POST", "billing/payments/<uuid:payment_id>/refresh/", P.BILLING_MANAGE),
     W("POST", "billing/payments/<uuid:payment_id>/refunds/", P.BILLING_MANAGE, body={}),
+    # billing: saved cards
+    W("POST", "billing/contacts/<uuid:contact_id>/card-setups/", P.BILLING_MANAGE),
+    W(
+        "POST",
+        "billing/contacts/<uuid:contact_id>/card-setups/<str:setup_id>/refresh/",
+        P.BILLING_MANAGE,
+    ),
+    W("DELETE", "billing/contacts/<uuid:contact_id>/cards/<uuid:card_id>/", P.BILLING_MANAGE),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.

@@ -1,6 +1,7 @@
 """Card payments: starting them, following the provider's intents, refunds, disputes and the
 crash-safety sweep. One module per sub-domain; the public names are re-exported here."""
 
+from billing.services.payments.cards import card_setup_complete, card_setup_start
 from billing.services.payments.common import REFRESH_EVERY, status_token, status_token_valid
 from billing.services.payments.disputes import dispute_sync
 from billing.services.payments.outcome import (
@@ -39,6 +40,8 @@ __all__ = [
     "GiftCardOrder",
     "ProviderDown",
     "accepted_currency",
+    "card_setup_complete",
+    "card_setup_start",
     "dispute_sync",
     "fees_due",
     "payment_apply_intent",
