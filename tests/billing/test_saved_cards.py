@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
 
 from accounts.models import Role
 from billing.models import ProviderCustomer, SavedCard, WebhookEvent
-from billing.services.payments import card_setup_complete
+from billing.services.payments import ProviderDown, card_setup_complete, card_setup_start
 from picpick.testing.factories import ConnectedAccountFactory, ContactFactory, SavedCardFactory
 from tests.billing.test_payments_support import (  # noqa: F401 (fixtures)
     client_contact_fixture,
@@ -19,6 +20,7 @@ from tests.billing.test_payments_support import (  # noqa: F401 (fixtures)
     fresh_cache_fixture,
     shop_fixture,
 )
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -158,9 +160,7 @@ def test_the_refresh_records_the_card_without_the_webhook(
     assert SavedCard.objects.count() == 1
 
 
-def test_a_setup_not_succeeded_records_nothing(shop, studio_a, client_contact, fake_stripe, post):
-    from billing.services.payments import card_setup_start
-
+def test_a_setup_not_succeeded_records_nothing(shop, studio_a, client_contact, fake_stripe):
     started = card_setup_start(
         studio=studio_a, contact=client_contact, by=None, idempotency_key="api:t:1"
     )
@@ -220,3 +220,45 @@ def test_permissions(member_of_a, shop, client_contact, fake_stripe):
     assert admin.delete(f"{cards_url(client_contact)}{card.id}/").status_code == 403
     assert photographer.get(cards_url(client_contact)).status_code == 403
     assert not ProviderCustomer.objects.filter(provider_account_id=shop.provider_account_id)
+
+
+# --- races (MariaDB, real threads) -------------------------------------------------------------
+mariadb_race = pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="SQLite serialises all writers; the race needs MariaDB's row locks",
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@mariadb_race
+def test_racing_completions_record_one_card(studio_a, shop, client_contact, fake_stripe):
+    started = card_setup_start(
+        studio=studio_a, contact=client_contact, by=None, idempotency_key="api:t:race"
+    )
+    fake_stripe.confirm_setup(started.setup_id)
+
+    def work(index: int):
+        outcome = card_setup_complete(studio=studio_a, setup_id=started.setup_id)
+        return outcome.card.id
+
+    results = race(8, work)
+    assert all(isinstance(r, uuid.UUID) for r in results), results
+    assert len(set(results)) == 1
+    assert SavedCard.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@mariadb_race
+def test_racing_first_starts_make_one_customer(studio_a, shop, client_contact, fake_stripe):
+    def work(index: int):
+        return card_setup_start(
+            studio=studio_a, contact=client_contact, by=None, idempotency_key=f"api:t:{index}"
+        ).setup_id
+
+    results = race(6, work)
+    started = [r for r in results if isinstance(r, str)]
+    # A request that met another's customer call still in flight is a 503 to retry.
+    assert all(isinstance(r, str | ProviderDown) for r in results), results
+    assert started
+    customer = ProviderCustomer.objects.get(contact=client_contact)
+    assert {fake_stripe.object(s)["customer"] for s in started} == {customer.provider_customer_id}

@@ -101,16 +101,26 @@ def provider_customer_ensure(*, studio: Studio, contact: Contact, account: str) 
             status=422,
             extra={"provider_code": exc.code},
         ) from exc
+    if row is not None:
+        # The studio moved to another account: the contact is this account's customer now.
+        ProviderCustomer.objects.filter(pk=row.pk).exclude(provider_account_id=account).update(
+            provider_customer_id=customer.id, provider_account_id=account
+        )
+        row.refresh_from_db()
+        return row
+    # A plain INSERT (no locking read first: MariaDB's gap locks deadlock racing upserts); a
+    # racing start (or payment) of the same contact that kept it first wins, with the same
+    # customer (same key).
     try:
         with transaction.atomic():
-            row, _ = ProviderCustomer.objects.update_or_create(
+            return ProviderCustomer.objects.create(
                 studio=studio,
                 contact=contact,
-                defaults={"provider_customer_id": customer.id, "provider_account_id": account},
+                provider_customer_id=customer.id,
+                provider_account_id=account,
             )
-    except IntegrityError:  # a racing start (or payment) of the same contact kept it first
-        row = ProviderCustomer.objects.get(studio=studio, contact=contact)
-    return row
+    except IntegrityError:
+        return ProviderCustomer.objects.get(studio=studio, contact=contact)
 
 
 def card_setup_start(
