@@ -140,6 +140,24 @@ def test_the_webhook_records_the_card_once(alice_client, shop, client_contact, f
     assert [c["last4"] for c in listed.json()["results"]] == ["4242"]
 
 
+def test_a_setup_of_a_customer_not_ours_is_ignored(shop, fake_stripe, post):
+    from billing.payments import payment_provider
+
+    stripe = payment_provider()
+    account = shop.provider_account_id
+    customer = stripe.customer_create(
+        email="x@example.com", name="X", account=account, idempotency_key="elsewhere:c"
+    )
+    setup = stripe.setup_intent_create(
+        customer=customer.id, account=account, idempotency_key="elsewhere:s"
+    )
+    fake_stripe.confirm_setup(setup.id)
+    event = fake_stripe.last_event("setup_intent.succeeded")
+    assert post(fake_stripe, event).status_code == 200
+    assert WebhookEvent.objects.get(event_id=event["id"]).state == WebhookEvent.State.IGNORED
+    assert SavedCard.objects.count() == 0
+
+
 def test_the_refresh_records_the_card_without_the_webhook(
     alice_client, shop, client_contact, fake_stripe
 ):
