@@ -312,13 +312,21 @@ def provider_customer_for(payment: Payment) -> str:
         idempotency_key=f"customer:{account}:{contact.id}",
         metadata={"contact_id": str(contact.id), "studio_id": str(payment.studio_id)},
     )
+    if row is not None:  # the studio moved to another account: the contact's customer there
+        ProviderCustomer.objects.filter(id=row.id).update(
+            provider_customer_id=customer.id, provider_account_id=account
+        )
+        return customer.id
+    # A plain insert (update_or_create's locking read deadlocked racing first payments on
+    # MariaDB); a racing first payment of the same contact that inserted first keeps its row.
     try:
         with transaction.atomic():
-            ProviderCustomer.objects.update_or_create(
+            ProviderCustomer.objects.create(
                 studio_id=payment.studio_id,
                 contact=contact,
-                defaults={"provider_customer_id": customer.id, "provider_account_id": account},
+                provider_customer_id=customer.id,
+                provider_account_id=account,
             )
-    except IntegrityError:  # a racing first payment of the same contact kept it first
+    except IntegrityError:
         pass
     return customer.id
