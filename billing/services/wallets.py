@@ -427,27 +427,47 @@ def wallet_grant(
         )
     note = text_clean(note, field="note", max_length=250)
     memo = f"{GRANT_REASONS[reason]}: {note}" if note else GRANT_REASONS[reason]
-    adjustment = studio_account(
-        studio=wallet.studio, kind=Kind.ADJUSTMENT, currency=wallet.currency
+    return _credit_with_lot(
+        wallet=wallet,
+        source_kind=Kind.ADJUSTMENT,
+        kind=TxKind.WALLET_GRANT,
+        amount=amount,
+        idempotency_key=f"wallet-grant:{idempotency_key}",
+        memo=memo,
+        by=by,
+        now=now,
     )
+
+
+def _credit_with_lot(
+    *,
+    wallet: Wallet,
+    source_kind: str,
+    kind: str,
+    amount: int,
+    idempotency_key: str,
+    memo: str,
+    by: User | None,
+    now: dt.datetime | None,
+) -> PostResult:
+    """Credit the wallet from the studio's ``source_kind`` account, and a credit lot with the
+    studio's expiry when the posting is new (a replayed key adds no second lot)."""
+    source = studio_account(studio=wallet.studio, kind=source_kind, currency=wallet.currency)
     # Read (and on first use made) before the posting, like the studio's accounts.
     expires_at = wallet_lot_expiry(wallet=wallet, now=now)
     with transaction.atomic():
         result = ledger_post(
             studio=wallet.studio,
-            kind=TxKind.WALLET_GRANT,
-            idempotency_key=f"wallet-grant:{idempotency_key}",
-            legs=[debit(adjustment, amount), credit(wallet.account, amount)],
+            kind=kind,
+            idempotency_key=idempotency_key,
+            legs=[debit(source, amount), credit(wallet.account, amount)],
             memo=memo,
             by=by,
             source=("wallet", wallet.id),
         )
         if result.created:
             _lot_create(
-                wallet=wallet,
-                amount=amount,
-                source=result.transaction,
-                expires_at=expires_at,
+                wallet=wallet, amount=amount, source=result.transaction, expires_at=expires_at
             )
     return result
 
@@ -467,26 +487,16 @@ def wallet_refund(
     amount_check(amount)
     currency_check(currency, expected=wallet.currency)
     reference = text_clean(reference, field="reference", max_length=300, required=True)
-    refunds = studio_account(studio=wallet.studio, kind=Kind.REFUNDS, currency=wallet.currency)
-    expires_at = wallet_lot_expiry(wallet=wallet, now=now)
-    with transaction.atomic():
-        result = ledger_post(
-            studio=wallet.studio,
-            kind=TxKind.WALLET_REFUND,
-            idempotency_key=f"wallet-refund:{idempotency_key}",
-            legs=[debit(refunds, amount), credit(wallet.account, amount)],
-            memo=reference,
-            by=by,
-            source=("wallet", wallet.id),
-        )
-        if result.created:
-            _lot_create(
-                wallet=wallet,
-                amount=amount,
-                source=result.transaction,
-                expires_at=expires_at,
-            )
-    return result
+    return _credit_with_lot(
+        wallet=wallet,
+        source_kind=Kind.REFUNDS,
+        kind=TxKind.WALLET_REFUND,
+        amount=amount,
+        idempotency_key=f"wallet-refund:{idempotency_key}",
+        memo=reference,
+        by=by,
+        now=now,
+    )
 
 
 def wallet_spend(
