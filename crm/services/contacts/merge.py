@@ -20,6 +20,7 @@ from crm.models import (
 )
 from crm.services.contacts.checks import definitions_of
 from crm.services.contacts.constants import SCALAR_FIELDS
+from crm.services.contacts.hooks import contact_merge_hooks_run
 from crm.services.contacts.people import require_live
 from crm.services.timeline import timeline_record
 from picpick.core.errors import ApplicationError
@@ -28,7 +29,11 @@ from picpick.core.errors import ApplicationError
 # --- Merge --------------------------------------------------------------------------------------
 @transaction.atomic
 def contact_merge(*, survivor: Contact, merged: Contact, by: User | None) -> Contact:
-    """Move everything of ``merged`` onto ``survivor`` and leave ``merged`` a tombstone."""
+    """Move everything of ``merged`` onto ``survivor`` and leave ``merged`` a tombstone.
+
+    The apps above move their own rows last (``CONTACT_MERGE_HOOKS``: billing's wallets,
+    accounts, payments and cards), in this transaction with both contacts locked; one that
+    refuses (a wallet with a checkout in progress) undoes the whole merge."""
     if survivor.id == merged.id:
         raise ApplicationError(
             "A contact cannot be merged into itself.",
@@ -116,4 +121,5 @@ def contact_merge(*, survivor: Contact, merged: Contact, by: User | None) -> Con
         contact=survivor,
         actor=by,
     )
+    contact_merge_hooks_run(survivor, merged, by)
     return survivor

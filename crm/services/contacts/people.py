@@ -27,6 +27,7 @@ from crm.services.contacts.checks import (
     tags_get_or_create,
 )
 from crm.services.contacts.constants import SCALAR_FIELDS
+from crm.services.contacts.hooks import contact_delete_guards_run
 from picpick.core.errors import Conflict
 
 
@@ -187,7 +188,8 @@ def contact_update(*, contact: Contact, by: User | None, changes: dict) -> Conta
 
 @transaction.atomic
 def contact_delete(*, contact: Contact, by: User | None) -> None:
-    """Only a contact nothing points at: one on a job (jobs carry the money) is a 409; erase
+    """Only a contact nothing points at: one on a job (jobs carry the money) is a 409, and so
+    is one the apps above refuse (``CONTACT_DELETE_GUARDS``: billing's money history); erase
     it instead (GDPR) to remove the person and keep the history."""
     contact = contact_lock(contact)
     if JobContact.objects.filter(contact=contact).exists():
@@ -195,4 +197,5 @@ def contact_delete(*, contact: Contact, by: User | None) -> None:
             "This contact is on a job; erase the contact instead of deleting it.",
             code="contact_has_jobs",
         )
+    contact_delete_guards_run(contact)
     contact.delete()
