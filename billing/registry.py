@@ -1,0 +1,21 @@
+"""What billing plugs into the hooks of the apps below it, registered once from
+``BillingConfig.ready``: the CRM's contact delete (refused for a contact with money history)
+and merge (the merged contact's wallets, accounts, payments and cards follow)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from billing.services.contacts import contact_delete_guard, contact_money_merge
+from crm.services.contacts.hooks import CONTACT_DELETE_GUARDS, CONTACT_MERGE_HOOKS
+
+
+def register() -> None:
+    """Called from BillingConfig.ready."""
+    _register(CONTACT_DELETE_GUARDS, contact_delete_guard)
+    _register(CONTACT_MERGE_HOOKS, contact_money_merge)
+
+
+def _register(hooks: list, hook: Callable) -> None:
+    if hook not in hooks:  # ready() may run twice (tests that reload apps)
+        hooks.append(hook)
