@@ -436,7 +436,14 @@ class ContactDetailApi(StudioAPIView):
         summary="Delete a contact that is on no job (else erase it)",
         responses={
             204: OpenApiResponse(description="Deleted."),
-            **error_responses(401, 403, 404, 409, e409="`contact_has_jobs`"),
+            **error_responses(
+                401,
+                403,
+                404,
+                409,
+                e409="`contact_has_jobs`, `contact_has_money_history` (a wallet, payments or "
+                "saved cards: erase the contact instead)",
+            ),
         },
     )
     def delete(self, request, contact_id):
@@ -476,7 +483,8 @@ class ContactMergeApi(StudioAPIView):
                 409,
                 e400="`merge_into_self`",
                 e404="Either contact is not in the studio.",
-                e409="`contact_merged`: one of them is already a tombstone",
+                e409="`contact_merged`: one of them is already a tombstone; `wallet_has_holds`: "
+                "a checkout holds money in the merged contact's wallet",
             ),
         },
     )
