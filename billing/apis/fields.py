@@ -170,3 +170,13 @@ class MoneyOutputSerializer(serializers.Serializer):
 def money_output(money: Money, *, locale: str = DEFAULT_LOCALE) -> dict:
     """The output object of one amount (for answers that are not a serializer's)."""
     return dict(MoneyOutputSerializer(money, context={"locale": locale}).data)
+
+
+def money_context(studio: Any) -> dict:
+    """The serializer context that writes a studio's amounts in its locale."""
+    return {"locale": studio_locale(studio)}
+
+
+def example_money(amount: int, currency: str = "EUR") -> dict:
+    """An amount's output object, for the OpenAPI examples."""
+    return money_output(Money(amount, currency))

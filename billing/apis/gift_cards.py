@@ -21,7 +21,8 @@ from billing.apis.fields import (
     CurrencyField,
     MoneyInputMixin,
     MoneyOutputSerializer,
-    studio_locale,
+    example_money,
+    money_context,
 )
 from billing.apis.ledger import (
     StatementEntrySerializer,
@@ -93,24 +94,14 @@ class GiftCardRedeemedSerializer(serializers.Serializer):
 # --- Examples -------------------------------------------------------------------------------
 
 
-def _eur(amount: int) -> dict:
-    whole, cents = divmod(amount, 100)
-    return {
-        "amount": amount,
-        "currency": "EUR",
-        "decimal": f"{whole}.{cents:02d}",
-        "formatted": f"€{whole:,}.{cents:02d}",
-    }
-
-
 _CARD_ID = "01939c10-2c3d-7e4f-8a5b-6c7d8e9f0a1b"
 _CARD = {
     "id": _CARD_ID,
     "state": "active",
     "origin": "purchased",
     "code_last4": "C2HD",
-    "initial": _eur(10_000),
-    "balance": _eur(6500),
+    "initial": example_money(10_000),
+    "balance": example_money(6500),
     "currency": "EUR",
     "account_id": "01939c10-2c3d-7e4f-8a5b-000000000001",
     "buyer_name": "Ann Buyer",
@@ -129,8 +120,8 @@ _CARD = {
 _ISSUED = {
     **_CARD,
     "origin": "issued",
-    "initial": _eur(5000),
-    "balance": _eur(5000),
+    "initial": example_money(5000),
+    "balance": example_money(5000),
     "buyer_name": "",
     "buyer_email": "",
     "message": "Thank you for the referral!",
@@ -139,7 +130,7 @@ _ISSUED = {
 _TXN = {
     "id": "01939c20-5a6b-7c8d-9e0f-a1b2c3d4e5f6",
     "kind": "gift_card_redeemed",
-    "amount": _eur(3500),
+    "amount": example_money(3500),
     "memo": "Session 12",
     "source_type": "gift_card",
     "source_id": _CARD_ID,
@@ -148,10 +139,6 @@ _TXN = {
     "reverses_id": None,
     "reversed_by_id": None,
 }
-
-
-def _context(view: StudioAPIView) -> dict:
-    return {"locale": studio_locale(view.studio)}
 
 
 def _card(view: StudioAPIView, card_id) -> GiftCard:
@@ -210,7 +197,9 @@ class GiftCardListApi(StudioAPIView):
             cursor=params.get("cursor"),
             page_size=params["page_size"],
         )
-        items = GiftCardOutputSerializer(page.items, many=True, context=_context(self)).data
+        items = GiftCardOutputSerializer(
+            page.items, many=True, context=money_context(self.studio)
+        ).data
         return Response(page_body(page, items))
 
     @extend_schema(
@@ -271,7 +260,8 @@ class GiftCardListApi(StudioAPIView):
             by=request.user,
         )
         body = GiftCardIssuedSerializer(
-            {"card": _card(self, result.card.id), "code": result.code}, context=_context(self)
+            {"card": _card(self, result.card.id), "code": result.code},
+            context=money_context(self.studio),
         ).data
         response = Response(
             body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
@@ -291,7 +281,9 @@ class GiftCardDetailApi(StudioAPIView):
         examples=[OpenApiExample("A card", value=_CARD, response_only=True)],
     )
     def get(self, request, card_id):
-        return Response(GiftCardOutputSerializer(_card(self, card_id), context=_context(self)).data)
+        return Response(
+            GiftCardOutputSerializer(_card(self, card_id), context=money_context(self.studio)).data
+        )
 
 
 class GiftCardStatementParams(InputSerializer, PageParams):
@@ -315,7 +307,7 @@ class GiftCardEntriesApi(StudioAPIView):
                     "results": [
                         {
                             "id": "01939c20-5a6c-7000-8000-000000000001",
-                            "amount": _eur(3500),
+                            "amount": example_money(3500),
                             "side": "debit",
                             "transaction": {
                                 "id": _TXN["id"],
@@ -338,7 +330,9 @@ class GiftCardEntriesApi(StudioAPIView):
         page = selectors.gift_card_statement(
             card=card, cursor=params.get("cursor"), page_size=params["page_size"]
         )
-        items = StatementEntrySerializer(page.items, many=True, context=_context(self)).data
+        items = StatementEntrySerializer(
+            page.items, many=True, context=money_context(self.studio)
+        ).data
         return Response(page_body(page, items))
 
 
@@ -412,7 +406,7 @@ class GiftCardRedeemApi(StudioAPIView):
         )
         body = GiftCardRedeemedSerializer(
             {"card": _card(self, result.card.id), "transaction": result.posted.transaction},
-            context=_context(self),
+            context=money_context(self.studio),
         ).data
         return Response(
             body, status=status.HTTP_201_CREATED if result.posted.created else status.HTTP_200_OK
@@ -463,7 +457,9 @@ class GiftCardResendApi(StudioAPIView):
         services.gift_card_resend(
             card=card, recipient_email=data.get("recipient_email") or None, by=request.user
         )
-        return Response(GiftCardOutputSerializer(_card(self, card_id), context=_context(self)).data)
+        return Response(
+            GiftCardOutputSerializer(_card(self, card_id), context=money_context(self.studio)).data
+        )
 
 
 @outside_request_transaction  # see the module
@@ -501,7 +497,7 @@ class GiftCardVoidApi(StudioAPIView):
                 value={
                     **_ISSUED,
                     "state": "void",
-                    "balance": _eur(0),
+                    "balance": example_money(0),
                     "closed_at": "2026-06-21T09:00:00Z",
                     "void_reason": "Giveaway cancelled",
                 },
@@ -513,4 +509,6 @@ class GiftCardVoidApi(StudioAPIView):
         card = _card(self, card_id)
         data = self.GiftCardVoidInputSerializer.validate_or_raise(request.data)
         services.gift_card_void(card=card, reason=data.get("reason", ""), by=request.user)
-        return Response(GiftCardOutputSerializer(_card(self, card_id), context=_context(self)).data)
+        return Response(
+            GiftCardOutputSerializer(_card(self, card_id), context=money_context(self.studio)).data
+        )

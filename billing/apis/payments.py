@@ -33,8 +33,9 @@ from billing.apis.fields import (
     AmountField,
     CurrencyField,
     MoneyOutputSerializer,
+    example_money,
+    money_context,
     money_from_input,
-    studio_locale,
 )
 from billing.models import Payment, Refund
 from billing.payments import ProviderError
@@ -57,16 +58,9 @@ PUBLIC_TAGS = ["billing-public"]
 _PAYMENT_ID = "0193a5a0-7c1e-7b0a-9c52-6f1d2e3a4c01"
 
 
-def _money(amount: int, currency: str = "EUR") -> dict:
-    from billing.apis.fields import money_output
-    from billing.money import Money
-
-    return money_output(Money(amount, currency))
-
-
 _REFUND_EXAMPLE = {
     "id": "0193a5a0-7c1e-7b0a-9c52-6f1d2e3a4c11",
-    "amount": _money(2000),
+    "amount": example_money(2000),
     "destination": "card",
     "state": "succeeded",
     "provider_refund_id": "re_3QxYz2AbCdEfGhIj",
@@ -79,7 +73,7 @@ _DISPUTE_EXAMPLE = {
     "id": "0193a5a0-7c1e-7b0a-9c52-6f1d2e3a4c21",
     "payment_id": _PAYMENT_ID,
     "provider_dispute_id": "dp_3QxYz2AbCdEfGhIj",
-    "amount": _money(5000),
+    "amount": example_money(5000),
     "reason": "fraudulent",
     "status": "needs_response",
     "funds_withdrawn": True,
@@ -91,11 +85,11 @@ _PAYMENT_EXAMPLE = {
     "id": _PAYMENT_ID,
     "purpose": "gift_card",
     "state": "succeeded",
-    "amount": _money(5000),
-    "fee": _money(175),
+    "amount": example_money(5000),
+    "fee": example_money(175),
     "application_fee": None,
-    "refunded": _money(2000),
-    "refundable": _money(3000),
+    "refunded": example_money(2000),
+    "refundable": example_money(3000),
     "contact_id": None,
     "reference_id": "0193a5a0-7c1e-7b0a-9c52-6f1d2e3a4c31",
     "intent_id": "pi_3QxYz2AbCdEfGhIj",
@@ -199,12 +193,8 @@ class DisputePageSerializer(serializers.Serializer):
     previous = serializers.CharField(allow_null=True)
 
 
-def _context(studio) -> dict:
-    return {"locale": studio_locale(studio)}
-
-
 def _detail(payment: Payment) -> dict:
-    context = _context(payment.studio)
+    context = money_context(payment.studio)
     body = dict(PaymentOutputSerializer(payment, context=context).data)
     refunds = selectors.payment_refunds(payment=payment)
     disputes = selectors.payment_disputes(payment=payment)
@@ -248,7 +238,9 @@ class PaymentListApi(StudioAPIView):
             cursor=data.get("cursor"),
             page_size=data["page_size"],
         )
-        results = PaymentOutputSerializer(page.items, many=True, context=_context(self.studio)).data
+        results = PaymentOutputSerializer(
+            page.items, many=True, context=money_context(self.studio)
+        ).data
         return Response(page_body(page, results))
 
 
@@ -376,7 +368,7 @@ class PaymentRefundApi(StudioAPIView):
             idempotency_key=key,
         )
         return Response(
-            RefundOutputSerializer(refund, context=_context(self.studio)).data,
+            RefundOutputSerializer(refund, context=money_context(self.studio)).data,
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
@@ -406,7 +398,9 @@ class DisputeListApi(StudioAPIView):
             cursor=query.validated_data.get("cursor"),
             page_size=query.validated_data["page_size"],
         )
-        results = DisputeOutputSerializer(page.items, many=True, context=_context(self.studio)).data
+        results = DisputeOutputSerializer(
+            page.items, many=True, context=money_context(self.studio)
+        ).data
         return Response(page_body(page, results))
 
 
@@ -440,7 +434,7 @@ _PUBLIC_PAYMENT = {
     "purpose": "gift_card",
     "state": "created",
     "final": False,
-    "amount": _money(5000),
+    "amount": example_money(5000),
     "last_error_code": "",
     "last_decline_code": "",
 }
@@ -569,7 +563,7 @@ class PublicGiftCardPurchaseApi(PublicAPIView):
         )
         payment.studio = studio
         return Response(
-            PaymentStartedSerializer(_started(payment, secret), context=_context(studio)).data,
+            PaymentStartedSerializer(_started(payment, secret), context=money_context(studio)).data,
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
@@ -637,7 +631,7 @@ class PublicWalletTopUpApi(PublicAPIView):
         )
         payment.studio = studio
         return Response(
-            PaymentStartedSerializer(_started(payment, secret), context=_context(studio)).data,
+            PaymentStartedSerializer(_started(payment, secret), context=money_context(studio)).data,
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
@@ -682,6 +676,8 @@ class PublicPaymentStatusApi(PublicAPIView):
             except ProviderError as exc:  # the page asks again; the sweeper and webhooks too
                 logger.warning("payment %s status refresh failed: %s", payment.id, exc.code)
             payment.studio = studio
-        response = Response(PublicPaymentSerializer(payment, context=_context(payment.studio)).data)
+        response = Response(
+            PublicPaymentSerializer(payment, context=money_context(payment.studio)).data
+        )
         response["Cache-Control"] = "private, no-store"
         return response

@@ -25,8 +25,9 @@ from billing.apis.fields import (
     CurrencyField,
     MoneyInputMixin,
     MoneyOutputSerializer,
+    example_money,
+    money_context,
     money_from_input,
-    studio_locale,
 )
 from billing.apis.ledger import (
     StatementEntrySerializer,
@@ -164,17 +165,6 @@ def _settings_view(row: BillingSettings) -> dict:
 # --- Examples -------------------------------------------------------------------------------
 
 
-def _eur(amount: int) -> dict:
-    whole, cents = divmod(abs(amount), 100)
-    sign = "-" if amount < 0 else ""
-    return {
-        "amount": amount,
-        "currency": "EUR",
-        "decimal": f"{sign}{whole}.{cents:02d}",
-        "formatted": f"{sign}€{whole:,}.{cents:02d}",
-    }
-
-
 _WALLET_ID = "01939b10-2c3d-7e4f-8a5b-6c7d8e9f0a1b"
 _WALLET = {
     "id": _WALLET_ID,
@@ -185,22 +175,22 @@ _WALLET = {
     },
     "currency": "EUR",
     "account_id": "01939b10-2c3d-7e4f-8a5b-000000000001",
-    "balance": _eur(7500),
-    "held": _eur(2000),
-    "available": _eur(5500),
+    "balance": example_money(7500),
+    "held": example_money(2000),
+    "available": example_money(5500),
     "created_at": "2026-05-02T10:00:00Z",
 }
 _LOT = {
     "id": "01939b11-0000-7000-8000-000000000002",
-    "amount": _eur(10_000),
-    "remaining": _eur(7500),
+    "amount": example_money(10_000),
+    "remaining": example_money(7500),
     "expires_at": "2027-05-02T10:00:00Z",
     "created_at": "2026-05-02T10:00:00Z",
 }
 _TXN = {
     "id": "01939b20-5a6b-7c8d-9e0f-a1b2c3d4e5f6",
     "kind": "wallet_spend",
-    "amount": _eur(2500),
+    "amount": example_money(2500),
     "memo": "Print order 42",
     "source_type": "wallet",
     "source_id": _WALLET_ID,
@@ -213,11 +203,11 @@ _GRANT_TXN = {**_TXN, "kind": "wallet_grant", "memo": "Referral reward: sent us 
 _HOLD = {
     "id": "01939b30-0000-7000-8000-000000000003",
     "wallet_id": _WALLET_ID,
-    "amount": _eur(2000),
+    "amount": example_money(2000),
     "reference": "Checkout 7f3a",
     "state": "held",
     "expires_at": "2026-06-14T18:50:00Z",
-    "captured": _eur(0),
+    "captured": example_money(0),
     "capture_id": None,
     "closed_at": None,
     "created_at": "2026-06-14T18:20:00Z",
@@ -226,15 +216,11 @@ _SETTINGS = {
     "currency": "EUR",
     "wallet_credit_expiry_days": 365,
     "wallet_expiry_reminder_days": 14,
-    "gift_card_amounts": [_eur(5000), _eur(10_000), _eur(25_000)],
-    "gift_card_min": _eur(2000),
-    "gift_card_max": _eur(50_000),
+    "gift_card_amounts": [example_money(5000), example_money(10_000), example_money(25_000)],
+    "gift_card_min": example_money(2000),
+    "gift_card_max": example_money(50_000),
     "gift_card_expiry_months": 24,
 }
-
-
-def _context(view: StudioAPIView) -> dict:
-    return {"locale": studio_locale(view.studio)}
 
 
 def _wallet_fresh(view: StudioAPIView, wallet: Wallet) -> Wallet:
@@ -244,7 +230,7 @@ def _wallet_fresh(view: StudioAPIView, wallet: Wallet) -> Wallet:
 def _moved(view: StudioAPIView, wallet: Wallet, result) -> Response:
     body = WalletMoveSerializer(
         {"transaction": result.transaction, "wallet": _wallet_fresh(view, wallet)},
-        context=_context(view),
+        context=money_context(view.studio),
     ).data
     return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
@@ -281,7 +267,9 @@ class BillingSettingsApi(StudioAPIView):
     )
     def get(self, request):
         row = services.billing_settings_get(studio=self.studio)
-        return Response(SettingsOutputSerializer(_settings_view(row), context=_context(self)).data)
+        return Response(
+            SettingsOutputSerializer(_settings_view(row), context=money_context(self.studio)).data
+        )
 
     @extend_schema(
         tags=TAGS,
@@ -331,7 +319,9 @@ class BillingSettingsApi(StudioAPIView):
                 for value in data["gift_card_amounts"]
             ]
         row = services.billing_settings_update(studio=self.studio, changes=data, by=request.user)
-        return Response(SettingsOutputSerializer(_settings_view(row), context=_context(self)).data)
+        return Response(
+            SettingsOutputSerializer(_settings_view(row), context=money_context(self.studio)).data
+        )
 
 
 # --- Wallets --------------------------------------------------------------------------------
@@ -373,7 +363,9 @@ class WalletListApi(StudioAPIView):
             cursor=params.get("cursor"),
             page_size=params["page_size"],
         )
-        items = WalletOutputSerializer(page.items, many=True, context=_context(self)).data
+        items = WalletOutputSerializer(
+            page.items, many=True, context=money_context(self.studio)
+        ).data
         return Response(page_body(page, items))
 
     @extend_schema(
@@ -415,7 +407,9 @@ class WalletListApi(StudioAPIView):
         ).exists()
         wallet = services.wallet_for(studio=self.studio, contact=contact, currency=currency)
         return Response(
-            WalletOutputSerializer(_wallet_fresh(self, wallet), context=_context(self)).data,
+            WalletOutputSerializer(
+                _wallet_fresh(self, wallet), context=money_context(self.studio)
+            ).data,
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
@@ -435,7 +429,7 @@ class WalletDetailApi(StudioAPIView):
     def get(self, request, wallet_id):
         wallet = selectors.wallet_get(studio=self.studio, wallet_id=wallet_id)
         wallet.lots_open = selectors.wallet_open_lots(wallet=wallet)
-        return Response(WalletDetailSerializer(wallet, context=_context(self)).data)
+        return Response(WalletDetailSerializer(wallet, context=money_context(self.studio)).data)
 
 
 class WalletStatementParams(InputSerializer, PageParams):
@@ -459,7 +453,7 @@ class WalletEntriesApi(StudioAPIView):
                     "results": [
                         {
                             "id": "01939b20-5a6c-7000-8000-000000000002",
-                            "amount": _eur(2500),
+                            "amount": example_money(2500),
                             "side": "debit",
                             "transaction": {
                                 "id": _TXN["id"],
@@ -482,7 +476,9 @@ class WalletEntriesApi(StudioAPIView):
         page = selectors.wallet_statement(
             wallet=wallet, cursor=params.get("cursor"), page_size=params["page_size"]
         )
-        items = StatementEntrySerializer(page.items, many=True, context=_context(self)).data
+        items = StatementEntrySerializer(
+            page.items, many=True, context=money_context(self.studio)
+        ).data
         return Response(page_body(page, items))
 
 
@@ -693,7 +689,7 @@ class WalletHoldListApi(StudioAPIView):
             cursor=params.get("cursor"),
             page_size=params["page_size"],
         )
-        items = HoldOutputSerializer(page.items, many=True, context=_context(self)).data
+        items = HoldOutputSerializer(page.items, many=True, context=money_context(self.studio)).data
         return Response(page_body(page, items))
 
     @extend_schema(
@@ -748,7 +744,7 @@ class WalletHoldListApi(StudioAPIView):
         )
         hold = selectors.wallet_hold_get(studio=self.studio, hold_id=result.hold.id)
         return Response(
-            HoldOutputSerializer(hold, context=_context(self)).data,
+            HoldOutputSerializer(hold, context=money_context(self.studio)).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -797,15 +793,15 @@ class WalletHoldCaptureApi(StudioAPIView):
             OpenApiExample(
                 "Captured",
                 value={
-                    "transaction": {**_TXN, "amount": _eur(1500), "memo": "Checkout 7f3a"},
+                    "transaction": {**_TXN, "amount": example_money(1500), "memo": "Checkout 7f3a"},
                     "hold": {
                         **_HOLD,
                         "state": "captured",
-                        "captured": _eur(1500),
+                        "captured": example_money(1500),
                         "capture_id": _TXN["id"],
                         "closed_at": "2026-06-14T18:25:00Z",
                     },
-                    "wallet": {**_WALLET, "held": _eur(0)},
+                    "wallet": {**_WALLET, "held": example_money(0)},
                 },
                 response_only=True,
             ),
@@ -827,7 +823,7 @@ class WalletHoldCaptureApi(StudioAPIView):
                 "hold": selectors.wallet_hold_get(studio=self.studio, hold_id=hold.id),
                 "wallet": _wallet_fresh(self, hold.wallet),
             },
-            context=_context(self),
+            context=money_context(self.studio),
         ).data
         return Response(
             body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
@@ -860,4 +856,4 @@ class WalletHoldReleaseApi(StudioAPIView):
         hold = selectors.wallet_hold_get(studio=self.studio, hold_id=hold_id)
         services.wallet_hold_release(hold=hold, by=request.user)
         hold = selectors.wallet_hold_get(studio=self.studio, hold_id=hold.id)
-        return Response(HoldOutputSerializer(hold, context=_context(self)).data)
+        return Response(HoldOutputSerializer(hold, context=money_context(self.studio)).data)
