@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+from collections.abc import Callable
 
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
@@ -53,36 +54,48 @@ CLIENT_LABELS = {
 }
 
 
-def _render(request, template: str, context: dict, status: int = 200):
+def render_site_page(request, template: str, context: dict, status: int = 200):
+    """A page of the studio's site, with the studio's logo."""
     studio = context.get("studio")
     logo_url = studio_logo_url(studio=studio) if studio is not None else None
     return render(request, template, {**context, "logo_url": logo_url}, status=status)
 
 
-def billing_page(view):
-    """The studio of the host for the view (the not-found page otherwise), the security
-    headers, and no caching (balances are the client's own)."""
+def studio_site_page(*, not_found_template: str, csp: Callable[[], str], noindex: bool):
+    """A decorator for the billing pages of a studio's site: the studio of the host for the
+    view (``request.studio``; the not-found page otherwise), amounts in its locale, the
+    security headers and no caching (balances and payments are the client's own)."""
 
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        site = getattr(request, "site", None)
-        studio = studio_for_site(site=site) if site is not None else None
-        try:
-            if studio is None:
-                raise NotFound("No such site.")
-            request.studio = studio
-            with page_locale(studio):
-                response = view(request, *args, **kwargs)
-        except NotFound:
-            response = _render(request, "billing/not_found.html", {"studio": studio}, 404)
-        response["Content-Security-Policy"] = content_security_policy()
-        response["Referrer-Policy"] = "same-origin"
-        response["X-Content-Type-Options"] = "nosniff"
-        response["X-Robots-Tag"] = "noindex"
-        response.setdefault("Cache-Control", "private, no-store")
-        return response
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            site = getattr(request, "site", None)
+            studio = studio_for_site(site=site) if site is not None else None
+            try:
+                if studio is None:
+                    raise NotFound("No such site.")
+                request.studio = studio
+                with page_locale(studio):
+                    response = view(request, *args, **kwargs)
+            except NotFound as exc:
+                context = {"studio": studio, "message": exc.message}
+                response = render_site_page(request, not_found_template, context, 404)
+            response["Content-Security-Policy"] = csp()
+            response["Referrer-Policy"] = "same-origin"
+            response["X-Content-Type-Options"] = "nosniff"
+            if noindex:
+                response["X-Robots-Tag"] = "noindex"
+            response.setdefault("Cache-Control", "private, no-store")
+            return response
 
-    return wrapped
+        return wrapped
+
+    return decorate
+
+
+billing_page = studio_site_page(
+    not_found_template="billing/not_found.html", csp=content_security_policy, noindex=True
+)
 
 
 def page_money(amount: int, currency: str) -> str:
@@ -135,20 +148,20 @@ def _top_up_path(token: str) -> str | None:
 def gift_card_balance(request):
     context: dict = {"studio": request.studio, "code": "", "error": "", "card": None}
     if request.method != "POST":
-        return _render(request, "billing/gift_card_balance.html", context)
+        return render_site_page(request, "billing/gift_card_balance.html", context)
     code = request.POST.get("code", "")[:64]
     try:
         card = gift_card_by_code(studio=request.studio, code=code, address=client_address(request))
     except RateLimited as exc:
         minutes = max(1, exc.extra["retry_after"] // 60)
         context["error"] = f"Too many wrong codes. Try again in {minutes} min."
-        response = _render(request, "billing/gift_card_balance.html", context, status=429)
+        response = render_site_page(request, "billing/gift_card_balance.html", context, status=429)
         response["Retry-After"] = str(exc.extra["retry_after"])
         return response
     except ApplicationError as exc:
         context["error"] = "No gift card has this code. Check it and try again."
         context["code"] = code
-        return _render(request, "billing/gift_card_balance.html", context, exc.status_code)
+        return render_site_page(request, "billing/gift_card_balance.html", context, exc.status_code)
     page = gift_card_statement(card=card, cursor=None, page_size=HISTORY_SIZE)
     context["card"] = {
         "last4": card.code_last4,
@@ -159,7 +172,7 @@ def gift_card_balance(request):
         "expires_at": card.expires_at,
         "history": _rows(page.items, currency=card.currency),
     }
-    return _render(request, "billing/gift_card_balance.html", context)
+    return render_site_page(request, "billing/gift_card_balance.html", context)
 
 
 @require_safe
@@ -205,4 +218,4 @@ def wallet_page(request, token: str):
         "next": page.next_cursor,
         "previous": page.previous_cursor,
     }
-    return _render(request, "billing/wallet.html", context)
+    return render_site_page(request, "billing/wallet.html", context)

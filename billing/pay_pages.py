@@ -15,21 +15,16 @@ Stripe.js's origins (script, its API, its frames) to the site's own.
 
 from __future__ import annotations
 
-import functools
-
 from django.conf import settings
-from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from billing.models.payments import ConnectedAccount, Payment
 from billing.money import currency_exponent
-from billing.pages import page_locale, page_money
+from billing.pages import page_money, render_site_page, studio_site_page
 from billing.payments import payments_configured
 from billing.selectors.payments import public_payment_get
 from billing.services.payments import accepted_currency, status_token, status_token_valid
 from billing.services.wallets import billing_settings_get
-from domains.selectors import studio_for_site
-from guests.selectors import studio_logo_url
 from picpick.core.csp import content_security_policy, origin_of
 from picpick.core.errors import ApplicationError, NotFound
 
@@ -46,39 +41,9 @@ def pay_csp() -> str:
     )
 
 
-def _render(request, template: str, context: dict, status: int = 200):
-    studio = context.get("studio")
-    logo_url = studio_logo_url(studio=studio) if studio is not None else None
-    return render(request, template, {**context, "logo_url": logo_url}, status=status)
-
-
-def pay_page(view):
-    """The studio of the host (the not-found page otherwise), the headers, no caching."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        site = getattr(request, "site", None)
-        studio = studio_for_site(site=site) if site is not None else None
-        try:
-            if studio is None:
-                raise NotFound("No such site.")
-            request.studio = studio
-            with page_locale(studio):
-                response = view(request, *args, **kwargs)
-        except NotFound as exc:
-            response = _render(
-                request,
-                "billing/pay/not_found.html",
-                {"studio": studio, "message": exc.message},
-                404,
-            )
-        response["Content-Security-Policy"] = pay_csp()
-        response["Referrer-Policy"] = "same-origin"
-        response["X-Content-Type-Options"] = "nosniff"
-        response.setdefault("Cache-Control", "private, no-store")
-        return response
-
-    return wrapped
+pay_page = studio_site_page(
+    not_found_template="billing/pay/not_found.html", csp=pay_csp, noindex=False
+)
 
 
 def _account(studio) -> ConnectedAccount:
@@ -135,7 +100,7 @@ def gift_card_shop(request):
             currency=currency,
         ),
     }
-    return _render(request, "billing/pay/gift_card.html", context)
+    return render_site_page(request, "billing/pay/gift_card.html", context)
 
 
 @require_safe
@@ -164,7 +129,7 @@ def wallet_top_up(request, token: str):
             walletToken=token,
         ),
     }
-    return _render(request, "billing/pay/top_up.html", context)
+    return render_site_page(request, "billing/pay/top_up.html", context)
 
 
 @require_safe
@@ -185,4 +150,4 @@ def receipt(request, payment_id):
             "state": payment.state,
         },
     }
-    return _render(request, "billing/pay/receipt.html", context)
+    return render_site_page(request, "billing/pay/receipt.html", context)
