@@ -113,9 +113,6 @@ def page_locale(studio):
         _LOCALE.reset(token)
 
 
-_money = page_money
-
-
 def _rows(entries, *, currency: str) -> list[dict]:
     """Statement lines in the holder's sign: + when money arrived on the card or wallet."""
     rows = []
@@ -125,7 +122,7 @@ def _rows(entries, *, currency: str) -> list[dict]:
             {
                 "when": entry.transaction.posted_at,
                 "label": CLIENT_LABELS.get(entry.transaction.kind, "Movement"),
-                "amount": _money(natural, currency),
+                "amount": page_money(natural, currency),
                 "incoming": natural > 0,
             }
         )
@@ -165,8 +162,8 @@ def gift_card_balance(request):
     page = gift_card_statement(card=card, cursor=None, page_size=HISTORY_SIZE)
     context["card"] = {
         "last4": card.code_last4,
-        "balance": _money(card.account.balance, card.currency),
-        "initial": _money(card.initial_amount, card.currency),
+        "balance": page_money(card.account.balance, card.currency),
+        "initial": page_money(card.initial_amount, card.currency),
         "state": card.state,
         "state_label": GiftCard.State(card.state).label,
         "expires_at": card.expires_at,
@@ -195,15 +192,15 @@ def wallet_page(request, token: str):
         {
             "id": wallet.id,
             "currency": wallet.currency,
-            "balance": _money(wallet.account.balance, wallet.currency),
-            "available": _money(wallet.account.balance - wallet.held, wallet.currency),
+            "balance": page_money(wallet.account.balance, wallet.currency),
+            "available": page_money(wallet.account.balance - wallet.held, wallet.currency),
             "held": wallet.held,
             "chosen": wallet.id == chosen.id,
         }
         for wallet in wallets
     ]
     lots = [
-        {"remaining": _money(lot.remaining, chosen.currency), "expires_at": lot.expires_at}
+        {"remaining": page_money(lot.remaining, chosen.currency), "expires_at": lot.expires_at}
         for lot in wallet_open_lots(wallet=chosen)
         if lot.expires_at is not None
     ]

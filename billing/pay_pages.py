@@ -64,10 +64,6 @@ def _config(account: ConnectedAccount, **extra) -> dict:
     }
 
 
-def _money(amount: int, currency: str) -> str:
-    return page_money(amount, currency)
-
-
 def _step(currency: str) -> str:
     exponent = currency_exponent(currency)
     return "1" if exponent == 0 else f"0.{'0' * (exponent - 1)}1"
@@ -80,7 +76,7 @@ def gift_card_shop(request):
     account = _account(studio)
     options = billing_settings_get(studio=studio)
     currency = options.currency
-    amounts = [{"amount": a, "label": _money(a, currency)} for a in options.gift_card_amounts]
+    amounts = [{"amount": a, "label": page_money(a, currency)} for a in options.gift_card_amounts]
     free = options.gift_card_min is not None and options.gift_card_max is not None
     if not amounts and not free:
         raise NotFound("This studio does not sell gift cards online.")
@@ -89,8 +85,8 @@ def gift_card_shop(request):
         "currency": currency,
         "amounts": amounts,
         "free": free,
-        "min_label": _money(options.gift_card_min, currency) if free else "",
-        "max_label": _money(options.gift_card_max, currency) if free else "",
+        "min_label": page_money(options.gift_card_min, currency) if free else "",
+        "max_label": page_money(options.gift_card_max, currency) if free else "",
         "step": _step(currency),
         "stripe_js_url": settings.STRIPE_JS_URL,
         "config": _config(
@@ -142,7 +138,7 @@ def receipt(request, payment_id):
     context = {
         "studio": request.studio,
         "payment": payment,
-        "amount": _money(payment.amount, payment.currency),
+        "amount": page_money(payment.amount, payment.currency),
         "purpose": payment.get_purpose_display(),
         "final": payment.state in Payment.FINAL,
         "status_config": {
