@@ -15,6 +15,7 @@ from billing.services.wallets import (
     wallet_spend,
 )
 from crm.models import Contact
+from domains.selectors import studio_site_url
 
 WALLET_CLIENT = "emma.smith@example.com"
 
@@ -27,7 +28,8 @@ def ensure_billing(*, studio: Studio, owner: User) -> str:
     currency = studio.default_currency
     if Wallet.objects.filter(studio=studio, contact=contact).exists():
         wallet = wallet_for(studio=studio, contact=contact, currency=currency)
-        return f"Billing demo present. Emma's wallet: /wallet/{wallet_link_token(wallet=wallet)}/"
+        link = f"{studio_site_url(studio=studio)}/wallet/{wallet_link_token(wallet=wallet)}/"
+        return f"Billing demo present. Emma's wallet: {link}"
     billing_settings_update(
         studio=studio,
         changes={
@@ -63,8 +65,8 @@ def ensure_billing(*, studio: Studio, owner: User) -> str:
         message="Thanks for the referral!",
         by=owner,
     )
-    token = wallet_link_token(wallet=wallet)
+    link = f"{studio_site_url(studio=studio)}/wallet/{wallet_link_token(wallet=wallet)}/"
     return (
-        "Billing demo: gift cards of 50, 100 and 250 on sale, Emma's wallet with 35.00 of "
-        f"credit (/wallet/{token}/ on the studio site) and a gift card sent to Liam."
+        f"Billing demo: gift cards of 50, 100 and 250 {currency} on sale, a gift card sent to "
+        f"Liam, and Emma's wallet with 35.00 {currency} of credit: {link}"
     )
