@@ -113,6 +113,12 @@ class LedgerTransaction(AppendOnlyModel):
         GIFT_CARD_REDEEMED = "gift_card_redeemed", "Gift card redeemed"
         GIFT_CARD_EXPIRED = "gift_card_expired", "Gift card expired"
         FEE = "fee", "Fee"
+        INVOICE_ISSUED = "invoice_issued", "Invoice issued"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        INVOICE_PAID = "invoice_paid", "Invoice paid"
+        LATE_FEE = "late_fee", "Late fee"
+        WRITE_OFF = "write_off", "Write-off"
+        OVERPAYMENT = "overpayment", "Overpayment to wallet"
         ADJUSTMENT = "adjustment", "Adjustment"
         REVERSAL = "reversal", "Reversal"
 

@@ -96,6 +96,7 @@ class Payment(StudioOwnedModel):
     class Purpose(models.TextChoices):
         WALLET_TOPUP = "wallet_topup", "Wallet top-up"
         GIFT_CARD = "gift_card", "Gift card"
+        INVOICE = "invoice", "Invoice"
 
     class State(models.TextChoices):
         CREATED = "created", "Created"
@@ -112,9 +113,14 @@ class Payment(StudioOwnedModel):
         "crm.Contact", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
-    # What the payment is for: the wallet's id (a top-up) or the gift card's id.
+    # What the payment is for: the wallet's id (a top-up), the gift card's id or the invoice's.
     reference_id = models.UUIDField(null=True, blank=True)
     amount = models.BigIntegerField()
+    # Of ``amount``, the tip the client chose to add (invoices only): it is the studio's
+    # revenue, not a payment of the invoice.
+    tip = models.BigIntegerField(default=0)
+    # An off-session charge (autopay) rather than one the client confirms in the browser.
+    off_session = models.BooleanField(default=False)
     currency = models.CharField(max_length=3)
     # The provider's fee for the charge (PicPick's application fee included), once known.
     fee = models.BigIntegerField(null=True, blank=True)
@@ -167,6 +173,9 @@ class Payment(StudioOwnedModel):
                 fields=["studio", "idempotency_key"], name="billing_payment_unique_key"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="billing_payment_amount_pos"),
+            models.CheckConstraint(
+                condition=Q(tip__gte=0) & Q(tip__lt=F("amount")), name="billing_payment_tip_range"
+            ),
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
                 name="billing_payment_refunded_within_amount",

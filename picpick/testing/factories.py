@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import timedelta
+from decimal import Decimal
 
 import factory
 import numpy as np
@@ -19,18 +20,28 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership, Role, Studio, StudioUsage, User
 from billing.models import (
+    AutopayAttempt,
     BillingSettings,
+    CatalogueItem,
     ConnectedAccount,
     Dispute,
+    DocumentCounter,
     GiftCard,
+    Instalment,
+    Invoice,
+    InvoiceLine,
+    InvoiceReminder,
     LedgerAccount,
     LedgerCheckRun,
     LedgerEntry,
     LedgerTransaction,
     Payment,
     ProviderCustomer,
+    Quote,
+    QuoteItem,
     Refund,
     SavedCard,
+    TaxRate,
     Wallet,
     WalletCreditLot,
     WalletHold,
@@ -866,3 +877,109 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
         lambda e: {"id": e.event_id, "object": "event", "type": e.type, "data": {"object": {}}}
     )
     received_at = factory.LazyFunction(timezone.now)
+
+
+# --- billing: invoicing ------------------------------------------------------------------------
+# Rows only: an issued invoice (its number, receivable and posting) is made through
+# ``billing.services.invoices``; these are drafts and their parts.
+class TaxRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaxRate
+
+    studio = factory.SubFactory(StudioFactory)
+    name = "VAT"
+    rate = Decimal("20")
+
+
+class CatalogueItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CatalogueItem
+
+    studio = factory.SubFactory(StudioFactory)
+    name = factory.Sequence(lambda n: f"Package {n}")
+    kind = CatalogueItem.Kind.PACKAGE
+    unit_price = 150_000
+    currency = "EUR"
+
+
+class DocumentCounterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DocumentCounter
+
+    studio = factory.SubFactory(StudioFactory)
+    series = DocumentCounter.Series.INVOICE
+    year = factory.Sequence(lambda n: 2000 + n)
+
+
+class QuoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Quote
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    title = "Wedding photography"
+    currency = "EUR"
+
+
+class QuoteItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QuoteItem
+
+    quote = factory.SubFactory(QuoteFactory)
+    studio = factory.SelfAttribute("quote.studio")
+    name = "Full day"
+    kind = CatalogueItem.Kind.PACKAGE
+    unit_price = 250_000
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """A draft invoice (no lines, nothing posted)."""
+
+    class Meta:
+        model = Invoice
+
+    contact = factory.SubFactory(ContactFactory)
+    studio = factory.SelfAttribute("contact.studio")
+    currency = "EUR"
+
+
+class InvoiceLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InvoiceLine
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    studio = factory.SelfAttribute("invoice.studio")
+    name = "Prints"
+    unit_price = 1_000
+
+
+class InstalmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Instalment
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    studio = factory.SelfAttribute("invoice.studio")
+    position = factory.Sequence(lambda n: n)
+    label = "Deposit"
+    due_date = factory.LazyFunction(lambda: timezone.now().date())
+    amount = 1_000
+
+
+class InvoiceReminderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InvoiceReminder
+
+    instalment = factory.SubFactory(InstalmentFactory)
+    studio = factory.SelfAttribute("instalment.studio")
+    key = factory.Sequence(lambda n: f"overdue:{n}")
+
+
+class AutopayAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AutopayAttempt
+
+    instalment = factory.SubFactory(InstalmentFactory)
+    studio = factory.SelfAttribute("instalment.studio")
+    number = factory.Sequence(lambda n: n + 1)
+    amount = factory.SelfAttribute("instalment.amount")
+    currency = "EUR"

@@ -148,6 +148,13 @@ def one_of_everything(alice, studio_a):
         factories.RefundFactory,
         factories.DisputeFactory,
         factories.WebhookEventFactory,
+        factories.TaxRateFactory,
+        factories.CatalogueItemFactory,
+        factories.DocumentCounterFactory,
+        factories.QuoteItemFactory,
+        factories.InvoiceLineFactory,
+        factories.InvoiceReminderFactory,
+        factories.AutopayAttemptFactory,
     ):
         billing_factory()
 
