@@ -265,6 +265,12 @@ class Invoice(StudioOwnedModel):
     discount_percent = models.DecimalField(**_RATE, null=True, blank=True)
     discount_amount = models.BigIntegerField(null=True, blank=True)
     allow_tips = models.BooleanField(default=False)
+    # A draft's planned schedule, as parts (see ``Quote.schedule``); made into instalments
+    # when issued. Empty: one instalment, the whole total, due on the due date.
+    schedule = models.JSONField(default=list, blank=True)
+    # Set when another service makes the invoice for its own request (a booking's deposit):
+    # the same key again is the same invoice.
+    source_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     # The computed totals (``billing.pricing.Totals``) of the lines, stored when written.
     subtotal = models.BigIntegerField(default=0)
     discount_total = models.BigIntegerField(default=0)
@@ -324,6 +330,9 @@ class Invoice(StudioOwnedModel):
                 # Drafts have no number (NULLs never collide).
                 fields=["studio", "number"],
                 name="billing_invoice_unique_number",
+            ),
+            models.UniqueConstraint(
+                fields=["studio", "source_key"], name="billing_invoice_unique_source_key"
             ),
             models.CheckConstraint(
                 condition=Q(total__gte=0) & Q(late_fees__gte=0) & Q(credited__gte=0),

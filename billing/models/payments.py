@@ -121,6 +121,8 @@ class Payment(StudioOwnedModel):
     tip = models.BigIntegerField(default=0)
     # An off-session charge (autopay) rather than one the client confirms in the browser.
     off_session = models.BooleanField(default=False)
+    # The saved card an off-session charge is made with (the provider's payment method id).
+    payment_method_id = models.CharField(max_length=64, blank=True)
     currency = models.CharField(max_length=3)
     # The provider's fee for the charge (PicPick's application fee included), once known.
     fee = models.BigIntegerField(null=True, blank=True)
