@@ -648,6 +648,7 @@ SPECTACULAR_SETTINGS = {
         "PaymentStateEnum": "billing.models.payments.Payment.State",
         "RefundStateEnum": "billing.models.payments.Refund.State",
         "RefundDestinationEnum": "billing.models.payments.Refund.Destination",
+        "CatalogueItemKindEnum": "billing.models.invoices.CatalogueItem.Kind",
     },
 }
 
