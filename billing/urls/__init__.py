@@ -7,4 +7,5 @@ urlpatterns = [
     path("billing/", include("billing.urls.wallets")),
     path("billing/", include("billing.urls.payments")),
     path("billing/", include("billing.urls.cards")),
+    path("billing/", include("billing.urls.catalogue")),
 ]
