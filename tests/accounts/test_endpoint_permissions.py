@@ -218,6 +218,14 @@ WRITES = [
         P.BILLING_MANAGE,
     ),
     W("DELETE", "billing/contacts/<uuid:contact_id>/cards/<uuid:card_id>/", P.BILLING_MANAGE),
+    # billing: tax rates and the catalogue
+    W("POST", "billing/tax-rates/", P.BILLING_MANAGE, body={}),
+    W("PATCH", "billing/tax-rates/<uuid:tax_rate_id>/", P.BILLING_MANAGE, body={}),
+    W("DELETE", "billing/tax-rates/<uuid:tax_rate_id>/", P.BILLING_MANAGE),
+    W("POST", "billing/catalogue/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/catalogue/reorder/", P.BILLING_MANAGE, body={}),
+    W("PATCH", "billing/catalogue/<uuid:item_id>/", P.BILLING_MANAGE, body={}),
+    W("DELETE", "billing/catalogue/<uuid:item_id>/", P.BILLING_MANAGE),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.
