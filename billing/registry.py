@@ -1,12 +1,14 @@
 """What billing plugs into the hooks of the apps below it, registered once from
 ``BillingConfig.ready``: the CRM's contact delete (refused for a contact with money history)
-and merge (the merged contact's wallets, accounts, payments and cards follow)."""
+and merge (the merged contact's wallets, accounts, payments and cards follow); and the
+invoice as a purpose of card payments (``billing.services.payments.purposes``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from billing.services.contacts import contact_delete_guard, contact_money_merge
+from billing.services.invoices.paying import purpose_invoice_register
 from crm.services.contacts.hooks import CONTACT_DELETE_GUARDS, CONTACT_MERGE_HOOKS
 
 
@@ -14,6 +16,7 @@ def register() -> None:
     """Called from BillingConfig.ready."""
     _register(CONTACT_DELETE_GUARDS, contact_delete_guard)
     _register(CONTACT_MERGE_HOOKS, contact_money_merge)
+    purpose_invoice_register()
 
 
 def _register(hooks: list, hook: Callable) -> None:

@@ -58,6 +58,32 @@ KINDS: dict[str, dict[str, Field]] = {
         "email": _OPT_STR,
     },
     "marketing_opt_in": {"gallery_id": _ID, "gallery_name": Field(str), "email": _OPT_STR},
+    # From billing (amounts as the studio reads them, e.g. "€1,234.56").
+    "quote_sent": {"quote_id": _ID, "number": Field(str), "title": Field(str)},
+    "quote_accepted": {
+        "quote_id": _ID,
+        "number": Field(str),
+        "accepted_name": Field(str),
+        "invoice_id": _ID,
+    },
+    "invoice_issued": {"invoice_id": _ID, "number": Field(str), "total": Field(str)},
+    "invoice_paid": {"invoice_id": _ID, "number": Field(str), "total": Field(str)},
+    "invoice_payment": {"invoice_id": _ID, "number": Field(str), "amount": Field(str)},
+    "invoice_overdue": {
+        "invoice_id": _ID,
+        "number": Field(str),
+        "instalment": Field(str),
+        "amount": Field(str),
+    },
+    "invoice_refunded": {"invoice_id": _ID, "number": Field(str), "amount": Field(str)},
+    "invoice_voided": {"invoice_id": _ID, "number": Field(str), "reason": _OPT_STR},
+    "credit_note_issued": {
+        "invoice_id": _ID,
+        "number": Field(str),
+        "credit_note_id": _ID,
+        "amount": Field(str),
+    },
+    "payment_disputed": {"invoice_id": _ID, "number": Field(str), "amount": Field(str)},
 }
 
 

@@ -707,8 +707,10 @@ def gift_card_redeem(
     currency: str | None = None,
     by: User | None = None,
     now: dt.datetime | None = None,
+    to: LedgerAccount | None = None,
 ) -> RedeemResult:
-    """Pay ``amount`` with the card of ``code`` (debit the card, credit revenue); what is left
+    """Pay ``amount`` with the card of ``code`` (debit the card, credit revenue, or ``to``: an
+    invoice's receivable when the card pays an invoice); what is left
     stays on the card, and a card redeemed to zero is ``used``. 404 for a wrong code (rate
     limited), 409 for a card that is not active (``gift_card_expired``, ``gift_card_void``,
     ``gift_card_pending_payment``, ``gift_card_used``) or holds less (``insufficient_funds``)."""
@@ -732,13 +734,13 @@ def gift_card_redeem(
                 extra={"available": balance, "currency": card.currency},
             )
 
-    revenue = studio_account(studio=studio, kind=Kind.REVENUE, currency=card.currency)
+    target = to or studio_account(studio=studio, kind=Kind.REVENUE, currency=card.currency)
     with db_transaction.atomic():
         posted = ledger_post(
             studio=studio,
             kind=TxKind.GIFT_CARD_REDEEMED,
             idempotency_key=f"gift-card-redeem:{idempotency_key}",
-            legs=[debit(card.account, amount), credit(revenue, amount)],
+            legs=[debit(card.account, amount), credit(target, amount)],
             memo=reference,
             by=by,
             source=("gift_card", card.id),

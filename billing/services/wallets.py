@@ -449,10 +449,13 @@ def _credit_with_lot(
     memo: str,
     by: User | None,
     now: dt.datetime | None,
+    source: LedgerAccount | None = None,
 ) -> PostResult:
-    """Credit the wallet from the studio's ``source_kind`` account, and a credit lot with the
-    studio's expiry when the posting is new (a replayed key adds no second lot)."""
-    source = studio_account(studio=wallet.studio, kind=source_kind, currency=wallet.currency)
+    """Credit the wallet from the studio's ``source_kind`` account (or ``source``), and a
+    credit lot with the studio's expiry when the posting is new (a replayed key adds no second
+    lot)."""
+    if source is None:
+        source = studio_account(studio=wallet.studio, kind=source_kind, currency=wallet.currency)
     # Read (and on first use made) before the posting, like the studio's accounts.
     expires_at = wallet_lot_expiry(wallet=wallet, now=now)
     with transaction.atomic():
@@ -470,6 +473,34 @@ def _credit_with_lot(
                 wallet=wallet, amount=amount, source=result.transaction, expires_at=expires_at
             )
     return result
+
+
+def wallet_credit_from(
+    *,
+    wallet: Wallet,
+    source: LedgerAccount,
+    amount: int,
+    idempotency_key: str,
+    reference: str,
+    by: User | None = None,
+    now: dt.datetime | None = None,
+) -> PostResult:
+    """Credit the wallet from one of the studio's own accounts (debit ``source``): an invoice
+    paid twice over leaves its receivable in credit, and the excess becomes the client's
+    wallet credit (kind ``overpayment``), with a credit lot like a top-up."""
+    amount_check(amount)
+    reference = text_clean(reference, field="reference", max_length=300, required=True)
+    return _credit_with_lot(
+        wallet=wallet,
+        source_kind=source.kind,
+        kind=TxKind.OVERPAYMENT,
+        amount=amount,
+        idempotency_key=f"wallet-credit:{idempotency_key}",
+        memo=reference,
+        by=by,
+        now=now,
+        source=source,
+    )
 
 
 def wallet_refund(
@@ -507,20 +538,22 @@ def wallet_spend(
     idempotency_key: str,
     by: User | None = None,
     currency: str | None = None,
+    to: LedgerAccount | None = None,
 ) -> PostResult:
-    """Pay ``amount`` from the wallet for ``reference`` (debit the wallet, credit revenue).
-    Refused with 409 ``insufficient_funds`` beyond ``balance - held``, checked under the
-    ledger's lock of the wallet's account."""
+    """Pay ``amount`` from the wallet for ``reference`` (debit the wallet, credit revenue, or
+    ``to``: an invoice's receivable when the wallet pays an invoice). Refused with 409
+    ``insufficient_funds`` beyond ``balance - held``, checked under the ledger's lock of the
+    wallet's account."""
     amount_check(amount)
     currency_check(currency, expected=wallet.currency)
     reference = text_clean(reference, field="reference", max_length=300, required=True)
-    revenue = studio_account(studio=wallet.studio, kind=Kind.REVENUE, currency=wallet.currency)
+    target = to or studio_account(studio=wallet.studio, kind=Kind.REVENUE, currency=wallet.currency)
     with transaction.atomic():
         result = ledger_post(
             studio=wallet.studio,
             kind=TxKind.WALLET_SPEND,
             idempotency_key=f"wallet-spend:{idempotency_key}",
-            legs=[debit(wallet.account, amount), credit(revenue, amount)],
+            legs=[debit(wallet.account, amount), credit(target, amount)],
             memo=reference,
             by=by,
             source=("wallet", wallet.id),

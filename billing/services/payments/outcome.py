@@ -25,6 +25,7 @@ from billing.payments import Intent, IntentStatus, ProviderError, ProviderReject
 from billing.services.gift_cards import gift_card_abandon, gift_card_activate
 from billing.services.ledger import Leg, account_for, credit, debit, ledger_post
 from billing.services.payments.common import logger, provider
+from billing.services.payments.purposes import purpose_of
 from billing.services.wallets import wallet_credit_recorded, wallet_lot_expiry
 
 _STATES = {
@@ -120,8 +121,12 @@ def _known_fee(payment: Payment, intent: Intent) -> int | None:
     return intent.fee
 
 
-def _target(payment: Payment) -> tuple[LedgerAccount, Wallet | GiftCard]:
-    """The account the paid amount is credited to: the wallet's, or the gift card's."""
+def _target(payment: Payment) -> tuple[LedgerAccount, Wallet | GiftCard | None]:
+    """The account the paid amount is credited to: the wallet's, the gift card's, or what a
+    registered purpose says (an invoice's receivable)."""
+    purpose = purpose_of(payment)
+    if purpose is not None:
+        return purpose.target(payment), None
     if payment.purpose == Payment.Purpose.WALLET_TOPUP:
         wallet = Wallet.objects.select_related("account").get(
             pk=payment.reference_id, studio_id=payment.studio_id
@@ -180,10 +185,13 @@ def payment_succeeded(*, payment: Payment, intent: Intent) -> Payment:
                     transaction=result.transaction,
                     expires_at=wallet_lot_expiry(wallet=holder),
                 )
-            else:
+            elif holder is not None:
                 gift_card_activate(card=holder, transaction=result.transaction)
             Payment.objects.filter(pk=payment.pk).update(posted_transaction=result.transaction)
             payment.posted_transaction = result.transaction
+            purpose = purpose_of(payment)
+            if purpose is not None:
+                purpose.succeeded(payment, result.transaction)
             logger.info("payment %s succeeded and posted (%s)", payment.id, result.transaction.id)
     if claimed and payment.save_card:
         saved_card_record(payment=payment, intent=intent)
@@ -196,7 +204,14 @@ def _received_legs(payment: Payment, target: LedgerAccount, fees: int) -> list[L
     studio, currency = payment.studio, payment.currency
     clearing = account_for(studio=studio, kind="provider_clearing", currency=currency)
     net = payment.amount - fees
-    legs = [credit(target, payment.amount)]
+    tip = payment.tip or 0
+    legs = [credit(target, payment.amount - tip)]
+    if tip:
+        purpose = purpose_of(payment)
+        tips = purpose.tips(payment) if purpose is not None else None
+        if tips is None:
+            raise ValueError(f"payment {payment.id} has a tip but its purpose takes none")
+        legs.append(credit(tips, tip))
     if net > 0:
         legs.append(debit(clearing, net))
     elif net < 0:  # fees above a tiny charge: the studio's balance pays the rest
@@ -260,6 +275,9 @@ def _close(
         if closed and payment.purpose == Payment.Purpose.GIFT_CARD and payment.reference_id:
             card = GiftCard.objects.get(pk=payment.reference_id, studio_id=payment.studio_id)
             gift_card_abandon(card=card)
+        purpose = purpose_of(payment)
+        if closed and purpose is not None:
+            transaction.on_commit(lambda: purpose.closed(_reload(payment)))
     if closed:
         logger.info(
             "payment %s %s (%s)", payment.id, state, code or getattr(intent, "last_error_code", "")

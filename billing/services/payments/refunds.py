@@ -42,6 +42,7 @@ from billing.models.payments import Payment, Refund
 from billing.models.wallets import Wallet
 from billing.payments import ProviderRejected, ProviderUnavailable, RefundResult
 from billing.services.ledger import (
+    Leg,
     account_for,
     credit,
     debit,
@@ -55,6 +56,7 @@ from billing.services.payments.common import (
     logger,
     provider,
 )
+from billing.services.payments.purposes import purpose_of
 from billing.services.payments.start import ProviderDown
 from billing.services.wallets import (
     wallet_for,
@@ -66,7 +68,11 @@ from picpick.core.errors import ApplicationError, Conflict
 
 
 def _liability(payment: Payment) -> tuple[LedgerAccount, Wallet | None]:
-    """The account the payment credited (what the studio owes the client for it)."""
+    """The account the payment credited (what the studio owes the client for it, or, for a
+    registered purpose, the account it paid: an invoice's receivable)."""
+    purpose = purpose_of(payment)
+    if purpose is not None:
+        return purpose.target(payment), None
     if payment.purpose == Payment.Purpose.WALLET_TOPUP:
         wallet = Wallet.objects.select_related("account").get(
             pk=payment.reference_id, studio_id=payment.studio_id
@@ -217,7 +223,7 @@ def _book(
                 kind=LedgerTransaction.Kind.REFUND,
                 idempotency_key=f"refund:{refund.id}",
                 legs=[
-                    debit(source, amount),
+                    *_sources(locked, source, amount),
                     credit(
                         account_for(
                             studio=studio, kind="provider_clearing", currency=payment.currency
@@ -238,7 +244,7 @@ def _book(
                 studio=studio,
                 kind=LedgerTransaction.Kind.REFUND,
                 idempotency_key=f"refund-release:{refund.id}",
-                legs=[debit(liability, amount), credit(refunds, amount)],
+                legs=[*_sources(locked, liability, amount), credit(refunds, amount)],
                 memo=f"Gift card of payment {payment.intent_id} refunded as wallet credit",
                 source=("payment", payment.id),
                 by=by,
@@ -260,10 +266,31 @@ def _book(
                 succeeded_at=now,
                 finished_at=now,
             )
+        purpose = purpose_of(payment)
+        if purpose is not None:
+            refund.refresh_from_db()
+            purpose.refunded(payment, refund)
     refund.refresh_from_db()
     refund.payment = payment
     logger.info("refund %s of payment %s booked (%s %s)", refund.id, payment.id, amount, to)
     return refund
+
+
+def _sources(locked: Payment, account: LedgerAccount, amount: int) -> list[Leg]:
+    """The debit legs a refund of ``amount`` takes back from: the paid account, and for a
+    payment with a tip, the tip's account once the rest is given back (the tip last).
+    ``locked`` is the payment as read under its lock, before this refund was counted."""
+    tip = locked.tip or 0
+    purpose = purpose_of(locked)
+    tips = purpose.tips(locked) if tip and purpose is not None else None
+    if tips is None:
+        return [debit(account, amount)]
+    left_of_main = max(0, (locked.amount - tip) - locked.refunded_amount)
+    main = min(amount, left_of_main)
+    legs = [debit(account, main)] if main else []
+    if amount - main:
+        legs.append(debit(tips, amount - main))
+    return legs
 
 
 def refund_send(*, refund: Refund) -> Refund:
@@ -372,6 +399,9 @@ def refund_fail(*, refund: Refund, code: str) -> Refund:
             Payment.objects.filter(pk=payment.pk).update(
                 refunded_amount=F("refunded_amount") - refund.amount
             )
+            purpose = purpose_of(payment)
+            if purpose is not None:
+                purpose.refunded(payment, refund)
             logger.warning("refund %s of payment %s failed (%s)", refund.id, payment.id, code)
     refund.refresh_from_db()
     refund.payment = payment
@@ -450,7 +480,7 @@ def _record_external(payment: Payment, result: RefundResult) -> Refund:
                         studio=studio,
                         kind=LedgerTransaction.Kind.REFUND,
                         idempotency_key=f"refund:{refund.id}",
-                        legs=[debit(source, amount), credit(clearing, amount)],
+                        legs=[*_sources(locked, source, amount), credit(clearing, amount)],
                         memo=f"Refund {result.id} made at the card processor",
                         source=("payment", payment.id),
                     )
@@ -476,6 +506,9 @@ def _record_external(payment: Payment, result: RefundResult) -> Refund:
             Refund.objects.filter(pk=refund.pk).update(
                 ledger_transaction=posted.transaction, release_transaction=released
             )
+            purpose = purpose_of(payment)
+            if purpose is not None:
+                purpose.refunded(payment, refund)
     except IntegrityError:
         refund = Refund.objects.get(provider_refund_id=result.id)
         refund.payment = payment

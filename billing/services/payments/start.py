@@ -83,10 +83,16 @@ def payment_start(
     save_card: bool = False,
     gift_card: GiftCardOrder | None = None,
     description: str = "",
+    tip: int = 0,
+    payment_method_id: str = "",
     by: User | None = None,
 ) -> tuple[Payment, str]:
     """Start (or, with the same ``idempotency_key``, resume) a card payment; the payment and
-    the client secret the client's page confirms it with (Stripe.js)."""
+    the client secret the client's page confirms it with (Stripe.js).
+
+    An invoice's payment (``purpose="invoice"``, ``reference_id`` the invoice) may carry a
+    ``tip`` (part of ``amount``). With ``payment_method_id`` (a saved card of the contact) the
+    charge is made off-session at once (autopay): no page confirms it."""
     if purpose not in Payment.Purpose.values:
         raise ApplicationError(
             f"Unknown purpose {purpose!r}.",
@@ -113,6 +119,20 @@ def payment_start(
         )
     if purpose == Payment.Purpose.GIFT_CARD and gift_card is None:
         raise ApplicationError("A gift card needs its recipient.", code="gift_card_required")
+    if purpose == Payment.Purpose.INVOICE and (reference_id is None or contact is None):
+        raise ApplicationError("An invoice payment names its invoice.", code="invalid_purpose")
+    if type(tip) is not int or tip < 0 or tip >= amount:
+        raise ApplicationError(
+            "A tip is a whole number of minor units, less than the amount.",
+            code="tip_invalid",
+            fields={"tip": ["Invalid."]},
+        )
+    if tip and purpose != Payment.Purpose.INVOICE:
+        raise ApplicationError("Only an invoice's payment takes a tip.", code="tip_invalid")
+    if payment_method_id and contact is None:
+        raise ApplicationError(
+            "An off-session charge is made on a contact's saved card.", code="contact_required"
+        )
     account = charges_account(studio)
     asked = fingerprint(
         purpose=purpose,
@@ -123,6 +143,8 @@ def payment_start(
         reference_id=reference_id,
         gift_card=gift_card.__dict__ if gift_card else None,
         save_card=save_card,
+        tip=tip,
+        payment_method=payment_method_id,
     )
     payment = _existing(studio, idempotency_key, asked)
     if payment is None:
@@ -142,6 +164,8 @@ def payment_start(
                 account_id=account.provider_account_id,
                 description=description,
                 save_card=save_card,
+                tip=tip,
+                payment_method_id=payment_method_id,
                 by=by,
             )
         except IntegrityError:
@@ -181,10 +205,14 @@ def _create(
     account_id: str,
     description: str,
     save_card: bool,
+    tip: int,
+    payment_method_id: str,
     by: User | None,
 ) -> Payment:
     with transaction.atomic():
-        if purpose == Payment.Purpose.GIFT_CARD:
+        if purpose == Payment.Purpose.INVOICE:
+            description = description or "Invoice"
+        elif purpose == Payment.Purpose.GIFT_CARD:
             card = gift_card_prepare(
                 studio=studio,
                 amount=amount,
@@ -217,6 +245,9 @@ def _create(
             payer_name=payer_name,
             description=description[:300],
             save_card=save_card,
+            tip=tip,
+            off_session=bool(payment_method_id),
+            payment_method_id=payment_method_id,
             created_by=by,
         )
     logger.info("payment %s created (%s, %s %s)", payment.id, purpose, amount, currency)
@@ -254,14 +285,22 @@ def payment_intent_ensure(*, payment: Payment) -> tuple[Payment, Intent | None]:
 
 def _intent_create(payment: Payment, token: uuid.UUID) -> Intent:
     try:
-        customer = provider_customer_for(payment) if payment.save_card else None
+        customer = (
+            provider_customer_for(payment)
+            if payment.save_card or payment.payment_method_id
+            else None
+        )
+        off_session = bool(payment.payment_method_id)
         return provider().payment_intent_create(
             amount=payment.amount,
             currency=payment.currency,
             account=payment.provider_account_id,
             idempotency_key=payment_intent_key(payment),
             customer=customer,
-            save_method=payment.save_card,
+            save_method=payment.save_card and not off_session,
+            payment_method=payment.payment_method_id or None,
+            off_session=off_session,
+            confirm=off_session,
             application_fee=payment.application_fee,
             description=payment.description,
             metadata={

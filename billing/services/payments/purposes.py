@@ -1,0 +1,42 @@
+"""What a payment is for, as the payment services see it: a seam for purposes whose books live
+in another module (an invoice's), so the payment services never import them.
+
+Wallet top-ups and gift cards are handled in the payment services themselves. A purpose
+registered here (``billing.registry`` registers the invoice's at start-up) says:
+
+- ``target(payment)``: the account a success credits (an invoice's receivable), and the
+  part of the amount that is a tip (credited to ``tips`` instead);
+- ``succeeded(payment, transaction)``: called inside the success's transaction, after the
+  posting (the invoice's status, an overpayment moved to the wallet, the timeline);
+- ``refunded(payment, refund)``: inside the refund's (or its failure's) transaction;
+- ``closed(payment)``: after an open payment failed or was canceled (autopay's dunning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from billing.models.ledger import LedgerAccount, LedgerTransaction
+from billing.models.payments import Payment, Refund
+
+
+@dataclass(frozen=True)
+class Purpose:
+    # The account credited by the payment and the account its tip goes to (None: no tips).
+    target: Callable[[Payment], LedgerAccount]
+    tips: Callable[[Payment], LedgerAccount | None]
+    succeeded: Callable[[Payment, LedgerTransaction], None]
+    refunded: Callable[[Payment, Refund], None]
+    closed: Callable[[Payment], None]
+
+
+PURPOSES: dict[str, Purpose] = {}
+
+
+def purpose_register(name: str, purpose: Purpose) -> None:
+    PURPOSES[name] = purpose
+
+
+def purpose_of(payment: Payment) -> Purpose | None:
+    return PURPOSES.get(payment.purpose)
