@@ -16,6 +16,7 @@ from billing.services.invoices.drafts import (
     lines_compute,
 )
 from billing.services.invoices.issue import invoice_issue
+from billing.services.invoices.links import invoice_link_read, invoice_link_token, invoice_link_url
 from billing.services.invoices.numbering import counter_ready, number_format, number_take
 from billing.services.invoices.one_off import invoice_one_off
 from billing.services.invoices.paying import (
@@ -44,6 +45,9 @@ __all__ = [
     "invoice_create",
     "invoice_discard",
     "invoice_issue",
+    "invoice_link_read",
+    "invoice_link_token",
+    "invoice_link_url",
     "invoice_one_off",
     "invoice_pay",
     "invoice_status_sync",
