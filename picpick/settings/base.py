@@ -714,6 +714,7 @@ CELERY_IMPORTS = [
     "billing.tasks.wallets",
     "billing.tasks.gift_cards",
     "billing.tasks.payments",
+    "billing.tasks.documents",
 ]
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "media", "faces", "billing")]
 CELERY_TASK_ROUTES = {
