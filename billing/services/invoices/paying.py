@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from accounts.models import User
-from billing.models import Invoice, LedgerAccount, LedgerTransaction, Payment, Refund
+from billing.models import Dispute, Invoice, LedgerAccount, LedgerTransaction, Payment, Refund
 from billing.services.gift_cards import gift_card_by_code, gift_card_redeem
 from billing.services.invoices.close import overpaid_to_wallet
 from billing.services.invoices.common import (
@@ -37,7 +37,9 @@ from billing.services.invoices.status import invoice_status_sync, receivable_bal
 from billing.services.payments import payment_start
 from billing.services.payments.purposes import Purpose, purpose_register
 from billing.services.wallets import _wallet_find, wallet_spend
+from crm.selectors.inquiries import studio_owner_emails
 from crm.services.timeline import timeline_record
+from picpick.core.email import email_send_on_commit
 from picpick.core.errors import ApplicationError, Conflict, NotFound
 
 
@@ -267,6 +269,34 @@ def _refunded(payment: Payment, refund: Refund) -> None:
         )
 
 
+def _disputed(payment: Payment, dispute: Dispute) -> None:
+    """A chargeback of an invoice payment: on the job's and contact's timeline, and the studio
+    is told by email (the dispute itself is booked by the payment services)."""
+    invoice = _invoice_of(payment)
+    amount = amount_text(dispute.amount, dispute.currency, invoice.studio.locale)
+    with transaction.atomic():
+        timeline_record(
+            studio=invoice.studio,
+            kind="payment_disputed",
+            payload={"invoice_id": str(invoice.id), "number": invoice.number, "amount": amount},
+            job=invoice.job,
+            contact=invoice.contact,
+        )
+        to = studio_owner_emails(studio=invoice.studio)
+        if to:
+            email_send_on_commit(
+                subject=f"A payment of invoice {invoice.number} is disputed",
+                body=(
+                    f"The client's bank opened a dispute ({dispute.reason or 'no reason given'})"
+                    f" on a payment of {amount} for invoice {invoice.number}. The amount is held"
+                    " by the card processor until the dispute is decided; answer it in your"
+                    " payment account's dashboard before its deadline.\n"
+                ),
+                to=to,
+            )
+    logger.warning("invoice %s: payment %s disputed", invoice.id, payment.id)
+
+
 def _closed(payment: Payment) -> None:
     for hook in INVOICE_PAYMENT_CLOSED_HOOKS:
         hook(payment)
@@ -287,5 +317,6 @@ def purpose_invoice_register() -> None:
             succeeded=_succeeded,
             refunded=_refunded,
             closed=_closed,
+            disputed=_disputed,
         ),
     )

@@ -31,6 +31,7 @@ from billing.models.payments import Dispute, Payment
 from billing.payments.units import from_stripe
 from billing.services.ledger import account_for, credit, debit, ledger_post, ledger_reverse
 from billing.services.payments.common import logger
+from billing.services.payments.purposes import purpose_of
 
 FINAL = frozenset({"won", "lost", "warning_closed"})
 
@@ -42,9 +43,10 @@ def dispute_sync(*, payment: Payment, data: dict[str, Any], event_type: str = ""
     amount = from_stripe(int(data.get("amount") or 0), currency) or payment.amount
     status = str(data.get("status") or "")
     studio = payment.studio
+    created = False
     try:
         with transaction.atomic():
-            dispute, _ = Dispute.objects.get_or_create(
+            dispute, created = Dispute.objects.get_or_create(
                 provider_dispute_id=provider_id,
                 defaults={
                     "studio": studio,
@@ -105,4 +107,7 @@ def dispute_sync(*, payment: Payment, data: dict[str, Any], event_type: str = ""
             )
             dispute.reinstated_transaction = back.transaction
             dispute.save(update_fields=["reinstated_transaction", "updated_at"])
+    purpose = purpose_of(payment)
+    if created and purpose is not None and purpose.disputed is not None:
+        purpose.disputed(payment, dispute)
     return dispute

@@ -9,7 +9,8 @@ registered here (``billing.registry`` registers the invoice's at start-up) says:
 - ``succeeded(payment, transaction)``: called inside the success's transaction, after the
   posting (the invoice's status, an overpayment moved to the wallet, the timeline);
 - ``refunded(payment, refund)``: inside the refund's (or its failure's) transaction;
-- ``closed(payment)``: after an open payment failed or was canceled (autopay's dunning).
+- ``closed(payment)``: after an open payment failed or was canceled (autopay's dunning);
+- ``disputed(payment, dispute)``: after a dispute of the payment was first recorded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from billing.models.ledger import LedgerAccount, LedgerTransaction
-from billing.models.payments import Payment, Refund
+from billing.models.payments import Dispute, Payment, Refund
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Purpose:
     succeeded: Callable[[Payment, LedgerTransaction], None]
     refunded: Callable[[Payment, Refund], None]
     closed: Callable[[Payment], None]
+    disputed: Callable[[Payment, Dispute], None] | None = None
 
 
 PURPOSES: dict[str, Purpose] = {}
