@@ -321,3 +321,7 @@ class GiftCardAdmin(ReadOnlyAdmin):
 class BillingSettingsAdmin(ReadOnlyAdmin):
     list_display = ("studio", "currency", "wallet_credit_expiry_days", "gift_card_expiry_months")
     raw_id_fields = ("studio",)
+
+
+# --- Invoicing: tax rates and the catalogue through their services; documents read-only -------
+from billing import admin_invoicing  # noqa: E402, F401
