@@ -42,6 +42,7 @@ from billing.services.invoices.schedules import instalments_build, parts_check
 from billing.services.invoices.status import invoice_status_sync
 from billing.services.ledger import Leg, credit, debit, ledger_post
 from billing.services.wallets import billing_settings_get
+from billing.tasks.documents import invoice_pdf_ensure_soon
 from crm.models import Contact
 from crm.services.timeline import timeline_record
 from picpick.core.errors import Conflict
@@ -207,12 +208,19 @@ def invoice_issue(
 
 def _document_soon(invoice_id) -> None:
     """The PDF, made and stored by a task once the issue is committed (a failure to queue is
-    logged: the nightly ``invoice_documents_missing`` sweep renders what is missing)."""
+    logged: the ``invoice_documents_missing`` sweep draws what is missing)."""
     try:
-        from billing.tasks.documents import invoice_pdf_task
-    except ImportError:  # the documents task is not installed in this build
-        return
-    try:
-        invoice_pdf_task.delay(str(invoice_id))
+        invoice_pdf_ensure_soon(invoice_id)
     except Exception:
         logger.exception("invoice %s: could not queue its PDF", invoice_id)
+
+
+def invoice_documents_missing(*, older_than: dt.timedelta = dt.timedelta(minutes=10)) -> list:
+    """Issued invoices and credit notes whose PDF is not stored yet, issued a while ago (their
+    task was lost or failed): the sweep queues them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Invoice.objects.filter(number__isnull=False, pdf_sha256="", issued_at__lt=cutoff)
+        .order_by("issued_at")
+        .values_list("id", flat=True)[:500]
+    )
