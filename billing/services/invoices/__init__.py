@@ -26,6 +26,7 @@ from billing.services.invoices.paying import (
     invoice_pay,
     payable_check,
 )
+from billing.services.invoices.schedule_edit import invoice_schedule_update
 from billing.services.invoices.schedules import PartSpec, parts_check
 from billing.services.invoices.status import (
     invoice_status_sync,
@@ -50,6 +51,7 @@ __all__ = [
     "invoice_link_url",
     "invoice_one_off",
     "invoice_pay",
+    "invoice_schedule_update",
     "invoice_status_sync",
     "invoice_update",
     "invoice_void",
