@@ -10,6 +10,11 @@ a fourth decimal is refused, not rounded). The arithmetic inside is on integers 
 thousandths, rates in ten-thousandths of a percent) and every rounding is one exact integer
 division with the invoice's rule, so the results do not depend on any ``decimal`` context.
 
+Limits: at most 5,000 lines; a quantity 0..1,000,000 with at most 3 decimals; a unit price
+and every amount given 0..``MAX_MINOR`` (sums may pass it); rates and percentages 0..100 with
+at most 4 decimals ("1.5000" counts as 1 decimal: the value matters, not how it is written);
+a tax's name 1..40 characters.
+
 Rounding (``rounding``): ``"half_even"`` (a half goes to the even neighbour, the default) or
 ``"half_up"`` (a half goes away from zero). Both give the nearest integer; they differ only
 on exact halves.
@@ -26,6 +31,7 @@ an integer of minor units:
    their ``base`` by the largest-remainder method: each line gets ``⌊D × base / Σ base⌋``,
    and the cents left over go one each to the lines with the largest remainders (a tie to the
    earlier line). The shares sum to ``D`` exactly and no share exceeds its line's base.
+   (Lines that come to nothing: a percent gives ``D = 0``, an amount above 0 is refused.)
 4. ``G = base − share``: what the line charges before any exclusive tax.
 5. Taxes. A line's taxes are all exclusive or all inclusive (``tax_mixed`` otherwise).
 
@@ -35,10 +41,12 @@ an integer of minor units:
      levied on the non-compound ones only, never on one another, whatever their order.
    - Inclusive (``G`` already contains them): with ``R`` the sum of the line's rates, each
      tax is ``round(G × rate / (100 + R))``; ``net = G − Σ taxes``, the base of each, so
-     ``net + tax == G``: not a cent is made or lost. A compound tax cannot be inclusive
-     (``tax_mixed``), and the inclusive rates of one line may add up to 100% at most
-     (``tax_rate_invalid``): that bound is what keeps ``net >= 0`` (each rounded tax is at
-     most twice its exact share, so ``Σ taxes <= 2·G·R/(100 + R) <= G``).
+     ``net + tax == G``: not a cent is made or lost. The tax is what is rounded: 3 × 9.99
+     including 20% is 2997 × 20 / 120 = 499.5 -> 500 of tax (either rule) and a net of
+     2497. A compound tax cannot be inclusive (``tax_mixed``), and the inclusive rates of
+     one line may add up to 100% at most (``tax_rate_invalid``): that bound is what keeps
+     ``net >= 0`` (each rounded tax is at most twice its exact share, so
+     ``Σ taxes <= 2·G·R/(100 + R) <= G``).
 
 6. ``total = net + tax``.
 
@@ -46,9 +54,10 @@ The invoice's figures are sums of the lines': ``subtotal`` (gross), ``discount``
 invoice discounts), ``net``, ``tax``, ``inclusive_tax`` (the part of ``tax`` inside the
 prices) and ``total``, so ``total == subtotal − discount + tax − inclusive_tax``.
 ``Totals.taxes`` groups the lines' tax amounts by (name, rate, inclusive, compound) in the
-order first seen, bases and amounts summed. Rounding per line means a thousand lines of 0.333
-at 1.00 cost 33 each (33,000 in all), not 333 × 100: the invoice is the sum of what each line
-shows.
+order first seen, bases and amounts summed ("20" and "20.00" are one rate; the first seen is
+shown). A ``TaxAmount``'s rate is a ``Decimal`` whatever the ``Tax`` was given. Rounding
+per line means a thousand lines of 0.333 at 1.00 cost 33 each (33,000 in all), not 333 × 100:
+the invoice is the sum of what each line shows.
 
 Schedules (``schedule_split``): a total (> 0) split into 1..24 instalments, in order. Each
 ``Part`` is exactly one of a percent of the total (0 < p <= 100, rounded with the invoice's
@@ -57,8 +66,9 @@ what the others leave (``total − Σ the others``), whatever it says — so it 
 rounding, and its own figure is read and checked but not used. The others summing above the
 total is ``schedule_exceeds_total``; any instalment coming to 0 or less is
 ``schedule_invalid``. ``schedule_rebalance`` re-splits what is left of an open invoice after
-the kept (paid) instalments: the same rules on ``total − Σ paid``, percents being of that
-remainder.
+the kept (paid) instalments (each >= 0, together less than the total, at most 24 with the
+new parts): the same rules on ``total − Σ paid``, percents being of that remainder, and an
+error about a part gives its place in the whole schedule (after the paid ones).
 
 ``late_fee``: one application of a late fee to an overdue balance, a fixed amount or
 ``round(balance × percent / 100)``, trimmed so that the fees charged (``already`` plus this
@@ -909,9 +919,9 @@ def schedule_rebalance(
     total = _positive_total(total, "total")
     paid, parts = list(paid), list(parts)
     for i, amount in enumerate(paid):
-        if type(amount) is not int or amount <= 0:
+        if type(amount) is not int or amount < 0:
             raise PricingError(
-                f"A paid instalment is a positive integer of minor units, not {amount!r:.40}.",
+                f"A paid instalment is an integer of minor units >= 0, not {amount!r:.40}.",
                 code="schedule_invalid",
                 field="paid",
                 index=i,

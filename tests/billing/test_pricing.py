@@ -383,6 +383,13 @@ def test_rebalance_keeps_the_paid_deposit(rounding, expected):
     )
     assert amounts == expected
     assert 2500 + sum(amounts) == 10001
+    # A kept instalment of 0 (one reduced to nothing) changes nothing.
+    assert (
+        schedule_rebalance(
+            10001, [2500, 0], [Part(percent=D("50")), Part(balance=True)], rounding=rounding
+        )
+        == expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -688,7 +695,7 @@ def test_bad_schedules_are_refused(total, parts, code, index):
     [
         pytest.param(100, [100], [Part(balance=True)], "schedule_invalid", "paid", None),
         pytest.param(100, [60, 50], [Part(balance=True)], "schedule_exceeds_total", "paid", None),
-        pytest.param(100, [0], [Part(balance=True)], "schedule_invalid", "paid", 0),
+        pytest.param(100, [-1], [Part(balance=True)], "schedule_invalid", "paid", 0),
         pytest.param(100, [10, 1.5], [Part(balance=True)], "schedule_invalid", "paid", 1),
         pytest.param(100, [1] * 24, [Part(balance=True)], "schedule_invalid", "parts", None),
         # The part's index is its place in the whole schedule: after the paid one.
