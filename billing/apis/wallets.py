@@ -29,6 +29,7 @@ from billing.apis.fields import (
     money_context,
     money_from_input,
 )
+from billing.apis.invoices.fields import PercentField
 from billing.apis.ledger import (
     StatementEntrySerializer,
     StatementPageSerializer,
@@ -145,6 +146,57 @@ class SettingsOutputSerializer(serializers.Serializer):
     gift_card_expiry_months = serializers.IntegerField(
         allow_null=True, help_text="Months a card lasts once paid; null: never expires."
     )
+    # invoicing
+    invoice_prefix = serializers.CharField(help_text="`{year}` is the issue year: `INV-{year}-`.")
+    credit_note_prefix = serializers.CharField()
+    quote_prefix = serializers.CharField()
+    number_padding = serializers.IntegerField(help_text="Digits of the sequence: 4 is `0001`.")
+    rounding = serializers.ChoiceField(choices=["half_even", "half_up"], help_text="Per line.")
+    payment_terms_days = serializers.IntegerField(help_text="Due this many days after issue.")
+    dunning_days = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Autopay retries, days after the due date."
+    )
+    reminder_days_before = serializers.ListField(child=serializers.IntegerField())
+    remind_on_due = serializers.BooleanField()
+    reminder_days_overdue = serializers.ListField(child=serializers.IntegerField())
+    late_fee_fixed = MoneyOutputSerializer(allow_null=True, source="late_fee_fixed_money")
+    late_fee_percent = PercentField(
+        code="late_fee_invalid", allow_null=True, help_text="Of what is overdue."
+    )
+    late_fee_every_days = serializers.IntegerField(
+        allow_null=True, help_text="Charged again every so many days; null: once."
+    )
+    late_fee_cap = MoneyOutputSerializer(
+        allow_null=True, source="late_fee_cap_money", help_text="Per instalment, in all."
+    )
+    late_fee_grace_days = serializers.IntegerField()
+    legal_name = serializers.CharField(help_text="On invoices; empty: the studio's name.")
+    address = serializers.CharField()
+    country = serializers.CharField(help_text="ISO 3166 code, or empty.")
+    tax_id = serializers.CharField(help_text="Checked for the country, stored compact.")
+    invoice_footer = serializers.CharField()
+
+
+_INVOICING_FIELDS = (
+    "invoice_prefix",
+    "credit_note_prefix",
+    "quote_prefix",
+    "number_padding",
+    "rounding",
+    "payment_terms_days",
+    "dunning_days",
+    "reminder_days_before",
+    "remind_on_due",
+    "reminder_days_overdue",
+    "late_fee_percent",
+    "late_fee_every_days",
+    "late_fee_grace_days",
+    "legal_name",
+    "address",
+    "country",
+    "tax_id",
+    "invoice_footer",
+)
 
 
 def _settings_view(row: BillingSettings) -> dict:
@@ -159,6 +211,9 @@ def _settings_view(row: BillingSettings) -> dict:
         "min_money": money(row.gift_card_min),
         "max_money": money(row.gift_card_max),
         "gift_card_expiry_months": row.gift_card_expiry_months,
+        "late_fee_fixed_money": money(row.late_fee_fixed),
+        "late_fee_cap_money": money(row.late_fee_cap),
+        **{name: getattr(row, name) for name in _INVOICING_FIELDS},
     }
 
 
@@ -220,6 +275,26 @@ _SETTINGS = {
     "gift_card_min": example_money(2000),
     "gift_card_max": example_money(50_000),
     "gift_card_expiry_months": 24,
+    "invoice_prefix": "INV-{year}-",
+    "credit_note_prefix": "CN-{year}-",
+    "quote_prefix": "Q-{year}-",
+    "number_padding": 4,
+    "rounding": "half_even",
+    "payment_terms_days": 14,
+    "dunning_days": [1, 3, 7],
+    "reminder_days_before": [3],
+    "remind_on_due": True,
+    "reminder_days_overdue": [1, 7, 14],
+    "late_fee_fixed": None,
+    "late_fee_percent": "1.5",
+    "late_fee_every_days": 30,
+    "late_fee_cap": example_money(10_000),
+    "late_fee_grace_days": 3,
+    "legal_name": "Studio Lumière SARL",
+    "address": "12 rue des Arts\n75003 Paris",
+    "country": "FR",
+    "tax_id": "FR40303265045",
+    "invoice_footer": "Thank you! Payment by card on the invoice's page.",
 }
 
 
@@ -257,11 +332,38 @@ class BillingSettingsApi(StudioAPIView):
         gift_card_expiry_months = serializers.IntegerField(
             required=False, allow_null=True, min_value=1, max_value=120
         )
+        # invoicing (checked by the service: ``billing_settings_update``)
+        invoice_prefix = serializers.CharField(required=False, allow_blank=True, max_length=20)
+        credit_note_prefix = serializers.CharField(required=False, allow_blank=True, max_length=20)
+        quote_prefix = serializers.CharField(required=False, allow_blank=True, max_length=20)
+        number_padding = serializers.IntegerField(required=False, min_value=1, max_value=10)
+        rounding = serializers.ChoiceField(choices=["half_even", "half_up"], required=False)
+        payment_terms_days = serializers.IntegerField(required=False, min_value=0, max_value=365)
+        dunning_days = serializers.ListField(
+            child=serializers.IntegerField(), required=False, max_length=10
+        )
+        reminder_days_before = serializers.ListField(
+            child=serializers.IntegerField(), required=False, max_length=10
+        )
+        remind_on_due = serializers.BooleanField(required=False)
+        reminder_days_overdue = serializers.ListField(
+            child=serializers.IntegerField(), required=False, max_length=10
+        )
+        late_fee_fixed = AmountField(required=False, allow_null=True)
+        late_fee_percent = PercentField(code="late_fee_invalid", required=False, allow_null=True)
+        late_fee_every_days = serializers.IntegerField(required=False, allow_null=True)
+        late_fee_cap = AmountField(required=False, allow_null=True)
+        late_fee_grace_days = serializers.IntegerField(required=False)
+        legal_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        address = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+        country = serializers.CharField(required=False, allow_blank=True, max_length=2)
+        tax_id = serializers.CharField(required=False, allow_blank=True, max_length=60)
+        invoice_footer = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
     @extend_schema(
         tags=TAGS,
         operation_id="billing_settings_retrieve",
-        summary="Read the studio's wallet and gift card settings",
+        summary="Read the studio's billing settings (wallets, gift cards, invoicing)",
         responses={200: SettingsOutputSerializer, **error_responses(401, 403)},
         examples=[OpenApiExample("Settings", value=_SETTINGS, response_only=True)],
     )
@@ -274,11 +376,14 @@ class BillingSettingsApi(StudioAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="billing_settings_update",
-        summary="Change the wallet and gift card settings",
+        summary="Change the billing settings (wallets, gift cards, invoicing)",
         description=(
             "Amounts are in the settings' currency (the one sent, else the current one). "
             "Gift card limits are both given or both null. A new expiry applies to credit and "
-            "cards made from then on."
+            "cards made from then on. Invoicing: number prefixes are letters, digits, `-`, `_` "
+            "and `{year}`; day lists are ascending whole days (0-365, at most 10); a late fee is "
+            "fixed or a percent, not both; the tax id is checked for the country and stored "
+            "compact. The late fee's amounts are in the settings' currency."
         ),
         request=SettingsUpdateInputSerializer,
         responses={
@@ -288,7 +393,10 @@ class BillingSettingsApi(StudioAPIView):
                 401,
                 403,
                 e400="`gift_card_limits_invalid`, amount codes (`amount_float`, ...), "
-                "`currency_unknown`, `validation_error`",
+                "`currency_unknown`, `number_prefix_invalid`, `number_prefix_clash`, "
+                "`late_fee_invalid` (a float percent, both kinds, out of range), `days_invalid`, "
+                "`invalid` (texts, rounding, terms), "
+                "`country_invalid`, `tax_id_invalid`, `validation_error`",
             ),
         },
         examples=[
@@ -313,6 +421,9 @@ class BillingSettingsApi(StudioAPIView):
         for name in ("gift_card_min", "gift_card_max"):
             if data.get(name) is not None:
                 data[name] = money_from_input(data[name], currency, field=name).amount
+        for name in ("late_fee_fixed", "late_fee_cap"):
+            if data.get(name) is not None:
+                data[name] = money_from_input(data[name], currency, field=name, min_amount=0).amount
         if "gift_card_amounts" in data:
             data["gift_card_amounts"] = [
                 money_from_input(value, currency, field="gift_card_amounts").amount

@@ -25,9 +25,12 @@ the balance, which the sweeps absorb (an expiry never takes more than is there).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import re
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -56,6 +59,8 @@ from billing.services.ledger import (
     debit,
     ledger_post,
 )
+from billing.tax_ids import TaxIdError, tax_id_check
+from crm.countries import country_valid
 from crm.models import Contact
 from domains.selectors import studio_site_url
 from picpick.core.email import email_send_on_commit
@@ -175,6 +180,27 @@ _SETTINGS_FIELDS = {
     "gift_card_min",
     "gift_card_max",
     "gift_card_expiry_months",
+    # invoicing
+    "invoice_prefix",
+    "credit_note_prefix",
+    "quote_prefix",
+    "number_padding",
+    "rounding",
+    "payment_terms_days",
+    "dunning_days",
+    "reminder_days_before",
+    "remind_on_due",
+    "reminder_days_overdue",
+    "late_fee_fixed",
+    "late_fee_percent",
+    "late_fee_every_days",
+    "late_fee_cap",
+    "late_fee_grace_days",
+    "legal_name",
+    "address",
+    "country",
+    "tax_id",
+    "invoice_footer",
 }
 
 
@@ -245,6 +271,115 @@ def _settings_check(row: BillingSettings) -> None:
                 code="gift_card_limits_invalid",
                 fields={"gift_card_min": ["Above the maximum."]},
             )
+    _invoicing_check(row)
+
+
+_PREFIX = re.compile(r"(?:[A-Za-z0-9_-]|\{year\})*")
+_DAY_LISTS = ("dunning_days", "reminder_days_before", "reminder_days_overdue")
+_TEXTS = {"legal_name": 200, "address": 1000, "invoice_footer": 2000}
+
+
+def _bad(field: str, message: str, code: str = "invalid") -> ApplicationError:
+    return ApplicationError(message, code=code, fields={field: [message]})
+
+
+def _whole(value: Any, field: str, low: int, high: int, *, null: bool = False) -> None:
+    if value is None and null:
+        return
+    if type(value) is not int or not low <= value <= high:
+        raise _bad(field, f"{field} is a whole number from {low} to {high}.")
+
+
+def _invoicing_check(row: BillingSettings) -> None:
+    """The invoicing settings: numbers' prefixes and padding, rounding, the reminder and
+    dunning days, the late fee, and the studio's country and tax id as invoices print them."""
+    prefixes = {}
+    for field in ("invoice_prefix", "credit_note_prefix", "quote_prefix"):
+        value = getattr(row, field)
+        if not isinstance(value, str) or len(value) > 20 or not _PREFIX.fullmatch(value):
+            raise _bad(
+                field,
+                "A prefix is at most 20 letters, digits, '-' or '_', and may hold {year}.",
+                "number_prefix_invalid",
+            )
+        prefixes[field] = value.replace("{year}", "2000")
+    # Invoices and credit notes share one table of numbers: neither series may make the other's.
+    first, second = prefixes["invoice_prefix"], prefixes["credit_note_prefix"]
+    if first.startswith(second) or second.startswith(first):
+        raise _bad(
+            "credit_note_prefix",
+            "The invoice and credit note prefixes differ, neither beginning with the other.",
+            "number_prefix_clash",
+        )
+    _whole(row.number_padding, "number_padding", 1, 10)
+    if row.rounding not in ("half_even", "half_up"):
+        raise _bad("rounding", "Rounding is half_even or half_up.")
+    _whole(row.payment_terms_days, "payment_terms_days", 0, 365)
+    for field in _DAY_LISTS:
+        days = getattr(row, field)
+        if (
+            not isinstance(days, list)
+            or len(days) > 10
+            or any(type(day) is not int or not 0 <= day <= 365 for day in days)
+            or any(later <= earlier for earlier, later in itertools.pairwise(days))
+        ):
+            raise _bad(
+                field, "At most 10 whole days from 0 to 365, in ascending order.", "days_invalid"
+            )
+    if not isinstance(row.remind_on_due, bool):
+        raise _bad("remind_on_due", "true or false.")
+    _late_fee_check(row)
+    for field, limit in _TEXTS.items():
+        setattr(row, field, text_clean(getattr(row, field), field=field, max_length=limit))
+    row.country = (row.country or "").strip().upper()
+    if row.country and not country_valid(row.country):
+        raise _bad("country", "An ISO 3166 country code such as FR.", "country_invalid")
+    try:
+        row.tax_id = tax_id_check(country=row.country, value=row.tax_id or "")
+    except TaxIdError as exc:
+        raise _bad("tax_id", exc.message, exc.code) from None
+
+
+def _late_fee_check(row: BillingSettings) -> None:
+    fixed, percent = row.late_fee_fixed, row.late_fee_percent
+    if fixed is not None and percent is not None:
+        raise _bad(
+            "late_fee_percent",
+            "A late fee is a fixed amount or a percent, not both.",
+            "late_fee_invalid",
+        )
+    if fixed is not None and (type(fixed) is not int or not 0 <= fixed <= MAX_MINOR):
+        raise _bad(
+            "late_fee_fixed",
+            "A fixed late fee is a whole amount of minor units, >= 0.",
+            "late_fee_invalid",
+        )
+    if percent is not None:
+        if isinstance(percent, float | bool):
+            raise _bad(
+                "late_fee_percent",
+                "A percent is a decimal string, never a float.",
+                "late_fee_invalid",
+            )
+        try:
+            percent = Decimal(str(percent))
+        except ArithmeticError:
+            raise _bad("late_fee_percent", "A percent is a number.", "late_fee_invalid") from None
+        places = -int(percent.as_tuple().exponent) if percent.is_finite() else 99
+        if places > 4 or not 0 <= percent <= 100:
+            raise _bad(
+                "late_fee_percent",
+                "A percent from 0 to 100 with at most 4 decimals.",
+                "late_fee_invalid",
+            )
+        row.late_fee_percent = percent
+    cap = row.late_fee_cap
+    if cap is not None and (type(cap) is not int or not 0 <= cap <= MAX_MINOR):
+        raise _bad(
+            "late_fee_cap", "A cap is a whole amount of minor units, >= 0.", "late_fee_invalid"
+        )
+    _whole(row.late_fee_every_days, "late_fee_every_days", 1, 365, null=True)
+    _whole(row.late_fee_grace_days, "late_fee_grace_days", 0, 365)
 
 
 # --- wallets --------------------------------------------------------------------------------
