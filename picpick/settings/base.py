@@ -649,6 +649,7 @@ SPECTACULAR_SETTINGS = {
         "RefundStateEnum": "billing.models.payments.Refund.State",
         "RefundDestinationEnum": "billing.models.payments.Refund.Destination",
         "CatalogueItemKindEnum": "billing.models.invoices.CatalogueItem.Kind",
+        "QuoteStateEnum": "billing.models.invoices.Quote.State",
     },
 }
 
