@@ -9,13 +9,15 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from billing.models import BillingSettings, CatalogueItem, TaxRate
 from billing.money import MAX_MINOR
 from billing.selectors import catalogue as selectors
 from billing.services import catalogue as services
 from picpick.core.errors import ApplicationError
-from picpick.testing.factories import QuoteItemFactory, TaxRateFactory
+from picpick.testing.factories import QuoteItemFactory, StudioFactory, TaxRateFactory
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +98,32 @@ def test_a_bad_tax_rate_is_refused_and_nothing_is_written(euro_studio, fields, c
     assert error.fields
     assert not TaxRate.objects.exists()
     assert not BillingSettings.objects.exists()  # the lock's row went with the rollback
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="SQLite serialises all writers; the race needs MariaDB's row locks",
+)
+def test_racing_creates_make_one_rate_of_a_name_and_distinct_positions():
+    studio = StudioFactory(default_currency="EUR")  # no billing settings yet: made in the race
+
+    def rate(index: int):
+        return services.tax_rate_create(studio=studio, name="VAT", rate="20")
+
+    results = race(8, rate)
+    codes = sorted(r.code if isinstance(r, ApplicationError) else "ok" for r in results)
+    assert codes == ["ok"] + ["tax_rate_exists"] * 7, results
+    assert TaxRate.objects.filter(studio=studio).count() == 1
+
+    def item(index: int):
+        return services.catalogue_item_create(
+            studio=studio, kind="item", name=f"Item {index}", unit_price=100
+        )
+
+    assert all(isinstance(r, CatalogueItem) for r in race(8, item))
+    positions = CatalogueItem.objects.filter(studio=studio).values_list("position", flat=True)
+    assert sorted(positions) == list(range(8))
 
 
 def test_a_name_is_unique_among_the_active_rates_of_the_same_rate(euro_studio, studio_b, vat):
