@@ -1,4 +1,5 @@
-/* The card pages of a studio's site: the gift card shop, a wallet top-up, the receipt.
+/* The card pages of a studio's site: the gift card shop, a wallet top-up, an invoice's card
+ * step, the receipt.
  *
  * Paying: the form's details go to the public API, which starts the payment (an
  * Idempotency-Key per attempt, so a double click or a retried request is one payment) and
@@ -6,8 +7,13 @@
  * Stripe.js when the bank asks), then the page goes to the receipt. A declined card or a failed
  * authentication is said on the page and nothing is paid; the next try is a new payment.
  *
+ * An invoice's card step sends what the client chose on the invoice page (the server put it in
+ * the page's config); when wallet credit or a gift card pays it all there is no card to confirm
+ * and the page goes straight on.
+ *
  * The receipt shows what the server knows, asking its status API until the payment is final:
- * it never says "paid" before the server booked the payment.
+ * it never says "paid" before the server booked the payment (an invoice's payment page is then
+ * drawn again, with the invoice's new state).
  */
 (function () {
   "use strict";
@@ -82,14 +88,24 @@
     return { token: config.walletToken, amount: value("amount"), currency: config.currency };
   }
 
+  function requestBody(config) {
+    if (config.purpose === "gift_card") return giftCardBody(config);
+    if (config.purpose === "invoice") return config.payment;
+    return topUpBody(config);
+  }
+
   function payPage(config) {
     var form = $("pay-form");
     var button = $("pay");
     var status = $("pay-status");
     var errorBox = $("pay-error");
-    var stripe = window.Stripe(config.publishableKey, { stripeAccount: config.stripeAccount });
-    var card = stripe.elements().create("card");
-    card.mount("#card-element");
+    var stripe = null;
+    var card = null;
+    if (config.card !== false) {
+      stripe = window.Stripe(config.publishableKey, { stripeAccount: config.stripeAccount });
+      card = stripe.elements().create("card");
+      card.mount("#card-element");
+    }
 
     function show(text) {
       status.textContent = text;
@@ -104,7 +120,7 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       errorBox.hidden = true;
-      var body = config.purpose === "gift_card" ? giftCardBody(config) : topUpBody(config);
+      var body = requestBody(config);
       var started = null;
       button.disabled = true;
       show("Starting the payment…");
@@ -125,12 +141,21 @@
             return null;
           }
           started = answer.data;
+          if (!started.client_secret) {
+            // Credit paid it all: nothing for the card to confirm.
+            show("Paid. Showing the invoice…");
+            window.location.assign(started.receipt_url);
+            return null;
+          }
           show("Confirming with your bank… If it asks you to authenticate, please do.");
           return stripe
             .confirmCardPayment(started.client_secret, {
               payment_method: {
                 card: card,
-                billing_details: { name: body.buyer_name || undefined, email: body.buyer_email || undefined },
+                billing_details: {
+                  name: body.buyer_name || body.name || undefined,
+                  email: body.buyer_email || body.email || undefined,
+                },
               },
             })
             .then(function (result) {
@@ -181,6 +206,10 @@
         })
         .then(function (data) {
           if (data.state) render(data);
+          if (data.final && config.reloadWhenFinal) {
+            window.location.reload();
+            return;
+          }
           if (!data.final && tries++ < 120) setTimeout(poll, 1000);
         })
         .catch(function () {
