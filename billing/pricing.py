@@ -83,6 +83,7 @@ error can say which line it is about.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -256,96 +257,71 @@ def _half_even(rounding: object) -> bool:
 # -- reading input ---------------------------------------------------------------------------
 
 
-def _scaled(
-    value: object,
-    *,
-    places: int,
-    high: int,
-    code: str,
-    field: str,
-    index: int | None,
-    what: str,
-) -> int:
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where a value comes from, for its error: the code, the input field, the line or part."""
+
+    code: str
+    field: str | None
+    what: str  # "The quantity"
+    index: int | None = None
+
+    def error(self, problem: str) -> PricingError:
+        return PricingError(
+            f"{self.what} {problem}", code=self.code, field=self.field, index=self.index
+        )
+
+
+def _scaled(value: object, places: int, high: int, source: _Source) -> int:
     """``value × 10**places`` as an exact int, for a value in 0..``high`` with at most
     ``places`` decimals: a Decimal, an int, or a plain decimal string. Nothing is rounded."""
     if type(value) is int:  # not bool (a subclass of int)
         number: Decimal | int = value
     elif isinstance(value, Decimal):
-        number = value
         if not value.is_finite():
-            raise PricingError(
-                f"{what} must be a finite number.", code=code, field=field, index=index
-            )
+            raise source.error("must be a finite number.")
+        number = value
     elif isinstance(value, str):
         if _PLAIN.fullmatch(value) is None:
-            raise PricingError(
-                f"{what} must be a plain decimal like 1.5, not {value[:40]!r}.",
-                code=code,
-                field=field,
-                index=index,
-            )
+            raise source.error(f"must be a plain decimal like 1.5, not {value[:40]!r}.")
         number = Decimal(value)
     elif isinstance(value, float):
-        raise PricingError(
-            f"{what} must be a Decimal or a decimal string, never a float (floats are not exact).",
-            code=code,
-            field=field,
-            index=index,
-        )
+        raise source.error("must be a Decimal or a decimal string, never a float (not exact).")
     else:
-        raise PricingError(
-            f"{what} must be a Decimal, an int or a decimal string, not {value!r:.40}.",
-            code=code,
-            field=field,
-            index=index,
-        )
+        raise source.error(f"must be a Decimal, an int or a decimal string, not {value!r:.40}.")
     if number < 0:
-        raise PricingError(f"{what} cannot be negative.", code=code, field=field, index=index)
+        raise source.error("cannot be negative.")
     if number > high:
-        raise PricingError(f"{what} cannot exceed {high}.", code=code, field=field, index=index)
+        raise source.error(f"cannot exceed {high}.")
     if type(number) is int:
         return number * 10**places
     # ``as_integer_ratio`` is exact whatever the decimal context and however the value is
     # written ("1.5000" has 1 decimal, "1E+2" none); a remainder means more decimals than
     # allowed. A non-zero value below 10**-places is refused first, so a tiny value written
     # with a huge exponent ("1E-999999999") never builds a huge denominator.
-    if number and number.adjusted() < -places:
-        raise PricingError(
-            f"{what} has more than {places} decimals; it is never rounded.",
-            code=code,
-            field=field,
-            index=index,
-        )
-    numerator, denominator = number.as_integer_ratio()
-    scaled, rest = divmod(numerator * 10**places, denominator)
-    if rest:
-        raise PricingError(
-            f"{what} has more than {places} decimals; it is never rounded.",
-            code=code,
-            field=field,
-            index=index,
-        )
-    return scaled
+    if not number or number.adjusted() >= -places:
+        numerator, denominator = number.as_integer_ratio()
+        scaled, rest = divmod(numerator * 10**places, denominator)
+        if not rest:
+            return scaled
+    raise source.error(f"has more than {places} decimals; it is never rounded.")
 
 
-def _amount(value: object, *, code: str, field: str, index: int | None, what: str) -> int:
+def _percent(value: object, source: _Source) -> int:
+    """A percent 0..100 with at most 4 decimals, in ten-thousandths of a percent."""
+    return _scaled(value, RATE_PLACES, _HUNDRED, source)
+
+
+def _amount(value: object, source: _Source) -> int:
     """An int of minor units, 0..``MAX_MINOR``."""
     if type(value) is not int:
         kind = "a float" if isinstance(value, float) else repr(value)[:40]
-        raise PricingError(
-            f"{what} is an integer of minor units, not {kind}.", code=code, field=field, index=index
-        )
+        raise source.error(f"is an integer of minor units, not {kind}.")
     if value < 0:
-        raise PricingError(f"{what} cannot be negative.", code=code, field=field, index=index)
+        raise source.error("cannot be negative.")
     if value > MAX_MINOR:
-        raise PricingError(
-            f"{what} is larger than {MAX_MINOR} minor units.", code=code, field=field, index=index
-        )
+        raise source.error(f"is larger than {MAX_MINOR} minor units.")
     return value
-
-
-def _decimal(value: Decimal | int | str) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(value)
 
 
 _NO_TAX, _EXCLUSIVE, _INCLUSIVE, _COMPOUND = range(4)
@@ -363,13 +339,9 @@ class _TaxPlan:
 
 
 def _tax_plan(taxes: object, index: int, checked: dict[int, tuple[Tax, int]]) -> _TaxPlan:
+    source = _Source("tax_rate_invalid", "taxes", "A line's taxes", index)
     if not isinstance(taxes, tuple | list):
-        raise PricingError(
-            "A line's taxes are a tuple of Tax.",
-            code="tax_rate_invalid",
-            field="taxes",
-            index=index,
-        )
+        raise source.error("are a tuple of Tax.")
     rates: list[int] = []
     normalised: list[Tax] = []
     for tax in taxes:
@@ -378,15 +350,10 @@ def _tax_plan(taxes: object, index: int, checked: dict[int, tuple[Tax, int]]) ->
             seen = checked[id(tax)] = _tax_checked(tax, index)
         normalised.append(seen[0])
         rates.append(seen[1])
-    flags = {tax.inclusive for tax in normalised}
-    if len(flags) > 1:
-        raise PricingError(
-            "A line's taxes are all inclusive or all exclusive.",
-            code="tax_mixed",
-            field="taxes",
-            index=index,
-        )
-    inclusive = flags == {True}
+    mixed = _Source("tax_mixed", "taxes", "A line's taxes", index)
+    if len({tax.inclusive for tax in normalised}) > 1:
+        raise mixed.error("are all inclusive or all exclusive.")
+    inclusive = bool(normalised) and normalised[0].inclusive
     if inclusive and any(tax.compound for tax in normalised):
         raise PricingError(
             "Compound taxes are exclusive: a compound tax cannot be included in the price.",
@@ -396,12 +363,7 @@ def _tax_plan(taxes: object, index: int, checked: dict[int, tuple[Tax, int]]) ->
         )
     if inclusive and sum(rates) > _PERCENT:
         # See the module docstring: beyond 100% the rounded taxes could exceed the price.
-        raise PricingError(
-            "The inclusive taxes of a line add up to more than 100%.",
-            code="tax_rate_invalid",
-            field="taxes",
-            index=index,
-        )
+        raise source.error("add up to more than 100% when included in the price.")
     if not normalised:
         kind = _NO_TAX
     elif inclusive:
@@ -425,33 +387,16 @@ def _tax_plan(taxes: object, index: int, checked: dict[int, tuple[Tax, int]]) ->
 def _tax_checked(tax: object, index: int) -> tuple[Tax, int]:
     if not isinstance(tax, Tax):
         raise TypeError(f"A line's taxes are Tax values, not {type(tax).__name__}.")
+    source = _Source("tax_rate_invalid", "taxes", "A tax", index)
     if not isinstance(tax.name, str) or not 1 <= len(tax.name) <= MAX_TAX_NAME:
-        raise PricingError(
-            f"A tax's name is 1 to {MAX_TAX_NAME} characters.",
-            code="tax_rate_invalid",
-            field="taxes",
-            index=index,
-        )
+        raise source.error(f"has a name of 1 to {MAX_TAX_NAME} characters.")
     if type(tax.inclusive) is not bool or type(tax.compound) is not bool:
-        raise PricingError(
-            "A tax's inclusive and compound flags are booleans.",
-            code="tax_rate_invalid",
-            field="taxes",
-            index=index,
-        )
-    rate = _scaled(
-        tax.rate,
-        places=RATE_PLACES,
-        high=_HUNDRED,
-        code="tax_rate_invalid",
-        field="taxes",
-        index=index,
-        what=f"The rate of {tax.name}",
+        raise source.error("has inclusive and compound flags that are booleans.")
+    rate = _percent(
+        tax.rate, _Source("tax_rate_invalid", "taxes", f"The rate of {tax.name}", index)
     )
     if not isinstance(tax.rate, Decimal):
-        tax = Tax(
-            name=tax.name, rate=_decimal(tax.rate), inclusive=tax.inclusive, compound=tax.compound
-        )
+        tax = dataclasses.replace(tax, rate=Decimal(tax.rate))
     return tax, rate
 
 
@@ -488,10 +433,15 @@ def compute(
             raise TypeError(f"compute() takes Line values, not {type(line).__name__}.")
         quantity = _fast_scaled(line.quantity, _QUANTITY_SCALE, MAX_QUANTITY, -QUANTITY_PLACES)
         if quantity is None:
-            quantity = _quantity(line.quantity, index)
+            quantity = _scaled(
+                line.quantity,
+                QUANTITY_PLACES,
+                MAX_QUANTITY,
+                _Source("quantity_invalid", "quantity", "The quantity", index),
+            )
         price = line.unit_price
         if type(price) is not int or not 0 <= price <= MAX_MINOR:
-            _amount(price, code="price_invalid", field="unit_price", index=index, what="The price")
+            _amount(price, _Source("price_invalid", "unit_price", "The price", index))
         gross, rest = divmod(2 * quantity * price + _QUANTITY_SCALE, _TWICE_QUANTITY_SCALE)
         if half_even and not rest and gross & 1:
             gross -= 1
@@ -509,17 +459,16 @@ def compute(
         elif percent is not None:
             rate = _fast_scaled(percent, _RATE_SCALE, _HUNDRED, -RATE_PLACES)
             if rate is None:
-                rate = _line_discount_percent(percent, index)
+                rate = _percent(
+                    percent,
+                    _Source("discount_invalid", "discount_percent", "The discount percent", index),
+                )
             own, rest = divmod(2 * gross * rate + _PERCENT, _TWICE_PERCENT)
             if half_even and not rest and own & 1:
                 own -= 1
         else:
             own = _amount(
-                amount,
-                code="discount_invalid",
-                field="discount_amount",
-                index=index,
-                what="The discount amount",
+                amount, _Source("discount_invalid", "discount_amount", "The discount amount", index)
             )
             if own > gross:
                 raise PricingError(
@@ -667,30 +616,6 @@ def _fast_scaled(value: object, scale: int, high: int, smallest: int) -> int | N
     return None if rest else scaled
 
 
-def _quantity(value: object, index: int) -> int:
-    return _scaled(
-        value,
-        places=QUANTITY_PLACES,
-        high=MAX_QUANTITY,
-        code="quantity_invalid",
-        field="quantity",
-        index=index,
-        what="The quantity",
-    )
-
-
-def _line_discount_percent(value: object, index: int) -> int:
-    return _scaled(
-        value,
-        places=RATE_PLACES,
-        high=_HUNDRED,
-        code="discount_invalid",
-        field="discount_percent",
-        index=index,
-        what="The discount percent",
-    )
-
-
 def _compound(charged: int, entries: tuple, half_even: bool) -> tuple[list[int], list[int], int]:
     """Exclusive taxes of a line when some are compound: (amounts, bases, tax), in the taxes'
     order. The compound ones are levied on the net and the non-compound amounts as rounded."""
@@ -742,25 +667,11 @@ def _invoice_discount_shares(
             code="discount_invalid",
             field="discount",
         )
+    source = _Source("discount_invalid", "discount", "The invoice discount")
     if discount.percent is not None:
-        percent = _scaled(
-            discount.percent,
-            places=RATE_PLACES,
-            high=_HUNDRED,
-            code="discount_invalid",
-            field="discount",
-            index=None,
-            what="The invoice discount percent",
-        )
-        total = _div(whole * percent, _PERCENT, half_even)
+        total = _div(whole * _percent(discount.percent, source), _PERCENT, half_even)
     else:
-        total = _amount(
-            discount.amount,
-            code="discount_invalid",
-            field="discount",
-            index=None,
-            what="The invoice discount",
-        )
+        total = _amount(discount.amount, source)
         if total > whole:
             raise PricingError(
                 f"The invoice discount ({total}) is more than the lines after their own "
@@ -796,81 +707,34 @@ def _positive_total(total: object, field: str) -> int:
     return total
 
 
-def _split(total: int, parts: Sequence[Part], half_even: bool, offset: int) -> list[int]:
-    parts = list(parts)
+def _split(total: int, parts: list[Part], half_even: bool, offset: int) -> list[int]:
     if not parts:
-        raise PricingError(
-            "A schedule has at least one part.", code="schedule_invalid", field="parts"
-        )
+        raise PricingError("A schedule has at least one part.", code="schedule_invalid")
     last = len(parts) - 1
     amounts: list[int] = []
     for i, part in enumerate(parts):
         if not isinstance(part, Part):
             raise TypeError(f"A schedule's parts are Part values, not {type(part).__name__}.")
+        source = _Source("schedule_invalid", "parts", f"Part {offset + i + 1}", offset + i)
         if type(part.balance) is not bool:
-            raise PricingError(
-                "A part's balance flag is a boolean.",
-                code="schedule_invalid",
-                field="parts",
-                index=offset + i,
-            )
-        given = (part.percent is not None) + (part.amount is not None) + part.balance
-        if given != 1:
-            raise PricingError(
-                "A part is exactly one of a percent, an amount or the balance.",
-                code="schedule_invalid",
-                field="parts",
-                index=offset + i,
-            )
+            raise source.error("has a balance flag that is a boolean.")
+        if (part.percent is not None) + (part.amount is not None) + part.balance != 1:
+            raise source.error("is exactly one of a percent, an amount or the balance.")
         if part.balance:
             if i != last:
-                raise PricingError(
-                    "Only the last part can be the balance.",
-                    code="schedule_invalid",
-                    field="parts",
-                    index=offset + i,
-                )
+                raise source.error("is the balance, but only the last part can be.")
             amount = 0
         elif part.percent is not None:
-            percent = _scaled(
-                part.percent,
-                places=RATE_PLACES,
-                high=_HUNDRED,
-                code="schedule_invalid",
-                field="parts",
-                index=offset + i,
-                what="A part's percent",
-            )
+            percent = _percent(part.percent, source)
             if percent == 0:
-                raise PricingError(
-                    "A part's percent is more than 0.",
-                    code="schedule_invalid",
-                    field="parts",
-                    index=offset + i,
-                )
+                raise source.error("has a percent of 0.")
             amount = _div(total * percent, _PERCENT, half_even)
         else:
-            amount = _amount(
-                part.amount,
-                code="schedule_invalid",
-                field="parts",
-                index=offset + i,
-                what="A part's amount",
-            )
+            amount = _amount(part.amount, source)
             if amount == 0:
-                raise PricingError(
-                    "A part's amount is more than 0.",
-                    code="schedule_invalid",
-                    field="parts",
-                    index=offset + i,
-                )
+                raise source.error("has an amount of 0.")
         if i != last and amount <= 0:
-            raise PricingError(
-                f"Part {offset + i + 1} comes to nothing on {total}.",
-                code="schedule_invalid",
-                field="parts",
-                index=offset + i,
-            )
+            raise source.error(f"comes to nothing on {total}.")
         amounts.append(amount)
     before = sum(amounts[:last])
     if before > total:
@@ -880,12 +744,7 @@ def _split(total: int, parts: Sequence[Part], half_even: bool, offset: int) -> l
             field="parts",
         )
     if before == total:
-        raise PricingError(
-            "The parts before the last leave nothing for the last one.",
-            code="schedule_invalid",
-            field="parts",
-            index=offset + last,
-        )
+        raise source.error("gets nothing: the parts before it take the whole total.")
     amounts[last] = total - before
     return amounts
 
@@ -919,13 +778,7 @@ def schedule_rebalance(
     total = _positive_total(total, "total")
     paid, parts = list(paid), list(parts)
     for i, amount in enumerate(paid):
-        if type(amount) is not int or amount < 0:
-            raise PricingError(
-                f"A paid instalment is an integer of minor units >= 0, not {amount!r:.40}.",
-                code="schedule_invalid",
-                field="paid",
-                index=i,
-            )
+        _amount(amount, _Source("schedule_invalid", "paid", f"Paid instalment {i + 1}", i))
     if len(paid) + len(parts) > MAX_PARTS:
         raise PricingError(
             f"A schedule has at most {MAX_PARTS} parts, the paid ones included.",
@@ -951,6 +804,14 @@ def schedule_rebalance(
 # -- late fees -------------------------------------------------------------------------------
 
 
+_LATE_FEE_INPUTS = {
+    "balance": "The overdue balance",
+    "already": "The late fees already charged",
+    "fixed": "The fixed late fee",
+    "cap": "The late fees' cap",
+}
+
+
 def late_fee(
     *,
     balance: int,
@@ -966,7 +827,7 @@ def late_fee(
     half_even = _half_even(rounding)
 
     def checked(value: object, field: str) -> int:
-        return _amount(value, code="late_fee_invalid", field=field, index=None, what=field)
+        return _amount(value, _Source("late_fee_invalid", field, _LATE_FEE_INPUTS[field]))
 
     balance = checked(balance, "balance")
     already = checked(already, "already")
@@ -979,15 +840,7 @@ def late_fee(
     if fixed is not None:
         fee = checked(fixed, "fixed")
     else:
-        rate = _scaled(
-            percent,
-            places=RATE_PLACES,
-            high=_HUNDRED,
-            code="late_fee_invalid",
-            field="percent",
-            index=None,
-            what="The late fee percent",
-        )
+        rate = _percent(percent, _Source("late_fee_invalid", "percent", "The late fee percent"))
         fee = _div(balance * rate, _PERCENT, half_even)
     if balance == 0:
         return 0
