@@ -19,7 +19,7 @@ import uuid
 
 from django.utils import timezone
 
-from billing.documents.render import invoice_pdf
+from billing.documents.invoice import invoice_pdf
 from billing.models import Invoice
 from picpick.core.errors import ApplicationError, NotFound
 from picpick.core.storage import ObjectNotFound, get_storage

@@ -834,5 +834,7 @@ LOGGING = {
         # The SDK logs a line per request (billing.payments logs failures with their context)
         # and, at debug, request and response bodies with client secrets: never those.
         "stripe": {"level": "WARNING"},
+        # A line per rendering step of every PDF; its warnings (a refused fetch) still show.
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }
