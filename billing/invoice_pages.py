@@ -36,7 +36,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_safe
 
 from billing.documents import invoice_pdf_ensure, pdf_open, receipt_pdf
-from billing.documents.render import Writer, document_language, invoice_context
+from billing.documents.invoice import invoice_context
+from billing.documents.writer import Writer, document_language
 from billing.models import GiftCard, Instalment, Invoice, Payment
 from billing.money import MoneyError, currency_exponent, money_parse
 from billing.pages import page_locale, page_money, render_site_page, studio_site_page

@@ -1,10 +1,10 @@
 """Billing's routes on a studio's site: the gift-card balance check, the client's wallet
-page (reached by the signed link in their reminder email) and an invoice's page with its PDF
-and receipts (reached by the invoice's signed link)."""
+page (reached by the signed link in their reminder email), an invoice's page with its PDF and
+receipts, and a quote's page (each reached by its signed link)."""
 
 from django.urls import path
 
-from billing import invoice_pages, pages
+from billing import invoice_pages, pages, quote_pages
 
 urlpatterns = [
     path("gift-card/", pages.gift_card_balance, name="site-gift-card-balance"),
@@ -16,4 +16,6 @@ urlpatterns = [
         invoice_pages.invoice_receipt_download,
         name="site-invoice-receipt",
     ),
+    path("quotes/<str:token>/", quote_pages.quote_page, name="site-quote"),
+    path("quotes/<str:token>/totals/", quote_pages.quote_totals_json, name="site-quote-totals"),
 ]
