@@ -34,6 +34,9 @@ def _balance_after(payment: Payment, invoice: Invoice) -> int | None:
 
 
 def receipt_context(payment: Payment, *, invoice: Invoice | None = None) -> dict:
+    """What the receipt template shows, every amount and date already written."""
+    if invoice is not None and invoice.studio_id != payment.studio_id:
+        raise ValueError("A receipt's invoice is of the payment's studio.")
     studio = payment.studio
     language = document_language(invoice) if invoice is not None else studio.locale
     writer = Writer(language or "en")

@@ -85,7 +85,8 @@ def pdf_open(*, invoice: Invoice) -> bytes:
     ``invoice_pdf_missing`` (404) when none is stored yet; ``document_corrupt`` (500, logged
     as an error) when the file is gone or is not the one stored.
     """
-    path, digest = Invoice.objects.filter(pk=invoice.pk).values_list("pdf_path", "pdf_sha256")[0]
+    stored = Invoice.objects.filter(pk=invoice.pk).values_list("pdf_path", "pdf_sha256").first()
+    path, digest = stored or ("", "")
     if not digest or not path:
         raise NotFound("This invoice has no stored PDF yet.", code="invoice_pdf_missing")
     try:

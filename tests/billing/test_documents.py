@@ -648,6 +648,15 @@ def test_a_receipt_of_an_invoice_payment(studio_a, storage):
         assert expected in text, expected
 
 
+def test_a_receipt_refuses_another_studios_invoice(studio_a, storage):
+    other = make_invoice(StudioFactory())
+    payment = PaymentFactory(
+        studio=studio_a, purpose=Payment.Purpose.INVOICE, reference_id=other.id
+    )
+    with pytest.raises(ValueError, match="studio"):
+        receipt_pdf(payment, invoice=other)
+
+
 @needs_poppler
 def test_a_receipt_without_an_invoice_in_the_studios_locale(studio_a, storage):
     studio_a.locale = "de_DE"
