@@ -18,6 +18,7 @@ from accounts.models import Studio
 from billing import pricing
 from billing.models import Invoice, LedgerAccount
 from billing.money import Money, currency_valid, money_format
+from billing.services.catalogue import rate_text
 from billing.services.ledger import account_for
 from billing.services.wallets import billing_settings_get
 from crm.models import Contact, Job
@@ -143,7 +144,7 @@ def tax_copies_check(value: Any, *, index: int) -> list[dict]:
         out.append(
             {
                 "name": name,
-                "rate": _rate_str(rate),
+                "rate": rate_text(rate),
                 "inclusive": bool(tax.get("inclusive", False)),
                 "compound": bool(tax.get("compound", False)),
             }
@@ -166,17 +167,12 @@ def taxes_of(copies: list[dict]) -> tuple[pricing.Tax, ...]:
 def tax_amount_json(tax: pricing.TaxAmount) -> dict:
     return {
         "name": tax.name,
-        "rate": _rate_str(tax.rate),
+        "rate": rate_text(tax.rate),
         "inclusive": tax.inclusive,
         "compound": tax.compound,
         "base": tax.base,
         "amount": tax.amount,
     }
-
-
-def _rate_str(rate: Decimal) -> str:
-    text = format(rate.normalize(), "f")
-    return text
 
 
 def revenue_account(*, studio: Studio, currency: str, item_id: uuid.UUID | None) -> LedgerAccount:

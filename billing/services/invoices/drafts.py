@@ -17,6 +17,7 @@ from django.db import transaction
 from accounts.models import Studio, User
 from billing import pricing
 from billing.models import CatalogueItem, Invoice, InvoiceLine, TaxRate
+from billing.services.catalogue import tax_copies
 from billing.services.invoices.common import (
     MAX_LINES,
     contact_check,
@@ -33,7 +34,7 @@ from billing.services.invoices.common import (
 )
 from billing.services.invoices.schedules import parts_check
 from crm.models import Contact, Job
-from picpick.core.errors import ApplicationError, NotFound
+from picpick.core.errors import ApplicationError, Conflict, NotFound
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,6 @@ class LineInput:
     extra: dict = field(default_factory=dict)
 
 
-def _rate_copy(rate: TaxRate) -> dict:
-    return {
-        "name": rate.name,
-        "rate": format(rate.rate.normalize(), "f"),
-        "inclusive": rate.inclusive,
-        "compound": rate.compound,
-    }
-
-
 def _lines_build(*, studio: Studio, currency: str, lines: Sequence[LineInput]) -> list[InvoiceLine]:
     """Unsaved line rows with their inputs resolved (catalogue, tax rates), not yet computed."""
     if len(lines) > MAX_LINES:
@@ -76,6 +68,9 @@ def _lines_build(*, studio: Studio, currency: str, lines: Sequence[LineInput]) -
     }
     rate_ids = {rid for line in lines for rid in (line.tax_rate_ids or ())}
     rates = {row.id: row for row in TaxRate.objects.filter(studio=studio, id__in=rate_ids)}
+    if any(row.archived for row in rates.values()):
+        # Not for new lines (documents already written keep their copies).
+        raise Conflict("This tax rate is archived.", code="tax_rate_archived")
     built = []
     for index, line in enumerate(lines):
         item = None
@@ -93,11 +88,11 @@ def _lines_build(*, studio: Studio, currency: str, lines: Sequence[LineInput]) -
             missing = [rid for rid in line.tax_rate_ids if rid not in rates]
             if missing:
                 raise NotFound("No such tax rate.", code="tax_rate_not_found")
-            copies = [_rate_copy(rates[rid]) for rid in line.tax_rate_ids]
+            copies = tax_copies(rates[rid] for rid in line.tax_rate_ids)
         elif line.taxes is not None:
             copies = tax_copies_check(line.taxes, index=index)
         elif item is not None:
-            copies = [_rate_copy(rate) for rate in item.taxes.all()]
+            copies = tax_copies(item.taxes.all())
         else:
             copies = []
         name = (line.name if line.name is not None else (item.name if item else "")).strip()
