@@ -8,6 +8,7 @@ urlpatterns = [
     path("billing/", include("billing.urls.payments")),
     path("billing/", include("billing.urls.cards")),
     path("billing/", include("billing.urls.catalogue")),
+    path("billing/", include("billing.urls.invoices")),
     path("billing/", include("billing.urls.quotes")),
     path("billing/", include("billing.urls.invoices_public")),
 ]

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import babel
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.apis.fields import AmountField, money_from_input
+from billing.services.invoices import LineInput
 from picpick.core.errors import ApplicationError
 from picpick.core.serializers import InputSerializer
 
@@ -159,3 +161,54 @@ SCHEDULE_HELP = (
 )
 class ScheduleField(serializers.JSONField):
     """The raw parts (checked by ``billing.services.invoices.parts_check``)."""
+
+
+class LanguageField(serializers.CharField):
+    """A CLDR locale Babel knows, made canonical (``fr-ca`` -> ``fr_CA``); empty: the studio's
+    (``language_invalid`` otherwise)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("help_text", "`fr`, `de_CH`; empty: the studio's language.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data).strip()
+        if not value:
+            return ""
+        try:
+            return str(babel.Locale.parse(value.replace("-", "_")))
+        except (ValueError, TypeError, babel.UnknownLocaleError):
+            raise ApplicationError(
+                f"{value!r} is not a known language (e.g. 'fr', 'de_CH').",
+                code="language_invalid",
+                fields={self.field_name: ["Unknown language."]},
+            ) from None
+
+
+def line_inputs(lines: list[dict], *, currency: str, field: str = "lines") -> list[LineInput]:
+    """The lines as the services take them, each price and discount amount read in
+    ``currency`` (billing's money shape: minor units or a decimal string)."""
+    out = []
+    for index, line in enumerate(lines):
+        where = f"{field}[{index}]"
+        price = None
+        if line.get("unit_price") is not None:
+            price = money_from_input(
+                line["unit_price"], currency, field=f"{where}.unit_price", min_amount=0
+            ).amount
+        discount = discount_fields(line.get("discount"), currency=currency, field=where)
+        out.append(
+            LineInput(
+                name=line.get("name"),
+                unit_price=price,
+                quantity=line.get("quantity", 1),
+                description=line.get("description"),
+                taxes=[dict(tax) for tax in line["taxes"]] if "taxes" in line else None,
+                tax_rate_ids=line.get("tax_rate_ids"),
+                catalogue_item_id=line.get("catalogue_item_id"),
+                **discount,
+            )
+        )
+    return out
