@@ -31,3 +31,16 @@ def invoice_pdf_ensure(invoice_id: str) -> str | None:
 
 def invoice_pdf_ensure_soon(invoice_id) -> None:
     invoice_pdf_ensure.delay(str(invoice_id))
+
+
+@shared_task
+def invoice_documents_sweep() -> int:
+    """Queue the PDF of issued invoices that still have none a while after their issue."""
+    from billing.services.invoices.issue import invoice_documents_missing
+
+    missing = invoice_documents_missing()
+    for invoice_id in missing:
+        invoice_pdf_ensure_soon(invoice_id)
+    if missing:
+        logger.warning("%d issued invoices had no PDF: queued again", len(missing))
+    return len(missing)

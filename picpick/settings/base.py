@@ -809,6 +809,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.tasks.payments.payments_sweep",
         "schedule": timedelta(minutes=5),
     },
+    # Billing: issued invoices whose PDF task was lost or failed drawn again (once stored, a
+    # PDF is never redrawn).
+    "billing-invoice-documents": {
+        "task": "billing.tasks.documents.invoice_documents_sweep",
+        "schedule": timedelta(minutes=15),
+    },
     # Billing: every balance and transaction recomputed from the ledger's entries, at a quiet
     # hour (UTC); a drift is logged as an ERROR and recorded for the admin.
     "billing-ledger-check": {

@@ -283,3 +283,14 @@ def test_instalments_before_the_event_need_an_event_date(studio_a, client):
     invoice = invoice_issue(invoice=invoice)
     first, _ = invoice.instalments.order_by("position")
     assert first.due_date == invoice.event_date - dt.timedelta(days=30)
+
+
+def test_the_documents_sweep_draws_a_missing_pdf_once(studio_a, client, settings):
+    from billing.tasks.documents import invoice_documents_sweep
+
+    invoice = issued(studio_a, client)
+    Invoice.objects.filter(pk=invoice.pk).update(issued_at=timezone.now() - dt.timedelta(hours=1))
+    assert invoice_documents_sweep() == 1  # tasks run at once in tests
+    invoice.refresh_from_db()
+    assert invoice.pdf_path and len(invoice.pdf_sha256) == 64
+    assert invoice_documents_sweep() == 0
