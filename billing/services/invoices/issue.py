@@ -73,7 +73,7 @@ def seller_of(studio) -> dict:
         "country": settings.country,
         "tax_id": settings.tax_id,
         "footer": settings.invoice_footer,
-        "logo": settings.logo,
+        "logo": settings.logo or studio.logo_key,  # the site's logo unless invoices have their own
     }
 
 
