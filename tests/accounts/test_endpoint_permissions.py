@@ -226,6 +226,12 @@ WRITES = [
     W("POST", "billing/catalogue/reorder/", P.BILLING_MANAGE, body={}),
     W("PATCH", "billing/catalogue/<uuid:item_id>/", P.BILLING_MANAGE, body={}),
     W("DELETE", "billing/catalogue/<uuid:item_id>/", P.BILLING_MANAGE),
+    # billing: quotes
+    W("POST", "billing/quotes/", P.BILLING_MANAGE, body={}),
+    W("PATCH", "billing/quotes/<uuid:quote_id>/", P.BILLING_MANAGE, body={}),
+    W("DELETE", "billing/quotes/<uuid:quote_id>/", P.BILLING_MANAGE),
+    W("POST", "billing/quotes/<uuid:quote_id>/send/", P.BILLING_MANAGE),
+    W("POST", "billing/quotes/<uuid:quote_id>/withdraw/", P.BILLING_MANAGE),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.
