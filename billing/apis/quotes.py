@@ -149,7 +149,7 @@ class QuoteInvoiceSerializer(serializers.Serializer):
 
 class QuoteTaxSerializer(serializers.Serializer):
     name = serializers.CharField()
-    rate = RateOutputField()
+    rate = serializers.CharField(help_text='A percent, as a plain decimal string: "20".')
     inclusive = serializers.BooleanField()
     compound = serializers.BooleanField()
 
