@@ -173,3 +173,10 @@ def render_pdf(template: str, context: dict) -> bytes:
     from billing.documents.pdf import html_to_pdf  # WeasyPrint loads only to draw
 
     return html_to_pdf(render_to_string(template, context))
+
+
+def logo_key_of(invoice: Invoice | None, studio, settings: BillingSettings | None) -> str:
+    """The logo a document shows: the one its invoice was issued with, else billing's own,
+    else the studio's site logo."""
+    issued = (invoice.seller or {}).get("logo") if invoice is not None else ""
+    return issued or (settings.logo if settings else "") or getattr(studio, "logo_key", "")

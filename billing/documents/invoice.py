@@ -8,6 +8,7 @@ from billing.documents.common import (
     base_context,
     billing_settings,
     logo_data_uri,
+    logo_key_of,
     party,
     render_pdf,
     seller_of,
@@ -138,7 +139,8 @@ def invoice_context(invoice: Invoice, *, paid: int | None = None) -> dict:
             writer,
             seller=seller_of(invoice, invoice.studio, settings),
             logo=logo_data_uri(
-                key=settings.logo if settings else "", document=f"invoice {invoice.id}"
+                key=logo_key_of(invoice, invoice.studio, settings),
+                document=f"invoice {invoice.id}",
             ),
             footer=str(
                 (invoice.seller or {}).get("footer")

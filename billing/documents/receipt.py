@@ -11,6 +11,7 @@ from billing.documents.common import (
     base_context,
     billing_settings,
     logo_data_uri,
+    logo_key_of,
     render_pdf,
     seller_of,
 )
@@ -60,7 +61,7 @@ def receipt_context(payment: Payment, *, invoice: Invoice | None = None) -> dict
             writer,
             seller=seller_of(invoice, studio, settings),
             logo=logo_data_uri(
-                key=settings.logo if settings else "", document=f"payment {payment.id}"
+                key=logo_key_of(invoice, studio, settings), document=f"payment {payment.id}"
             ),
             footer=settings.invoice_footer if settings else "",
         ),
