@@ -153,7 +153,8 @@ def quote_accept(
     studio = quote.studio
     now = now or timezone.now()
     today = today_of(studio, now)
-    _accept_ready(quote, today)
+    if Quote.objects.filter(pk=quote.pk, state=State.SENT).exists():  # else refused below
+        _accept_ready(quote, today)
     with transaction.atomic():
         row = quote_locked(quote)
         row.studio = studio
