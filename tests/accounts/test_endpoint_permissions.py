@@ -232,6 +232,17 @@ WRITES = [
     W("DELETE", "billing/quotes/<uuid:quote_id>/", P.BILLING_MANAGE),
     W("POST", "billing/quotes/<uuid:quote_id>/send/", P.BILLING_MANAGE),
     W("POST", "billing/quotes/<uuid:quote_id>/withdraw/", P.BILLING_MANAGE),
+    # billing: invoices
+    W("POST", "billing/invoices/", P.BILLING_MANAGE, body={}),
+    W("PATCH", "billing/invoices/<uuid:invoice_id>/", P.BILLING_MANAGE, body={}),
+    W("DELETE", "billing/invoices/<uuid:invoice_id>/", P.BILLING_MANAGE),
+    W("POST", "billing/invoices/<uuid:invoice_id>/issue/", P.BILLING_MANAGE),
+    W("POST", "billing/invoices/<uuid:invoice_id>/void/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/invoices/<uuid:invoice_id>/write-off/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/invoices/<uuid:invoice_id>/credit-notes/", P.BILLING_MANAGE, body={}),
+    W("PUT", "billing/invoices/<uuid:invoice_id>/schedule/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/invoices/<uuid:invoice_id>/send/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/invoices/<uuid:invoice_id>/refunds/", P.BILLING_MANAGE, body={}),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.
