@@ -29,6 +29,8 @@ class LedgerAccount(StudioOwnedModel):
     class Kind(models.TextChoices):
         PROVIDER_CLEARING = "provider_clearing", "Provider clearing"
         PAYOUTS = "payouts", "Payouts"
+        # Money the studio received itself (a bank transfer, cash, a cheque) for an invoice.
+        BANK = "bank", "Bank and cash"
         RECEIVABLE = "receivable", "Receivable"
         WALLET = "wallet", "Wallet"
         GIFT_CARD = "gift_card", "Gift card"
@@ -43,6 +45,7 @@ class LedgerAccount(StudioOwnedModel):
         {
             Kind.PROVIDER_CLEARING,
             Kind.PAYOUTS,
+            Kind.BANK,
             Kind.RECEIVABLE,
             Kind.REFUNDS,
             Kind.PROVIDER_FEES,

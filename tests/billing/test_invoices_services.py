@@ -294,3 +294,26 @@ def test_the_documents_sweep_draws_a_missing_pdf_once(studio_a, client, settings
     invoice.refresh_from_db()
     assert invoice.pdf_path and len(invoice.pdf_sha256) == 64
     assert invoice_documents_sweep() == 0
+
+
+def test_a_bank_transfer_recorded_by_the_studio_pays_once(studio_a, client):
+    from billing.services.invoices import invoice_payment_record
+
+    invoice = issued(studio_a, client)
+    first = invoice_payment_record(
+        invoice=invoice, amount=100_000, method="bank_transfer", idempotency_key="t1"
+    )
+    again = invoice_payment_record(
+        invoice=invoice, amount=100_000, method="bank_transfer", idempotency_key="t1"
+    )
+    assert first.id == again.id
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PARTIALLY_PAID and owed(invoice) == 140_000
+    assert balances(studio_a)["bank:EUR"] == 100_000
+    with pytest.raises(Conflict) as caught:
+        invoice_payment_record(invoice=invoice, amount=140_001, method="cash", idempotency_key="t2")
+    assert caught.value.code == "amount_exceeds_balance"
+    with pytest.raises(ApplicationError) as caught:
+        invoice_payment_record(invoice=invoice, amount=1, method="bitcoin", idempotency_key="t3")
+    assert caught.value.code == "invalid_method"
+    assert ledger_check().ok

@@ -31,8 +31,10 @@ from billing.services.invoices.one_off import invoice_one_off
 from billing.services.invoices.paying import (
     INVOICE_PAYMENT_CLOSED_HOOKS,
     INVOICE_PAYMENT_HOOKS,
+    OFFLINE_METHODS,
     InvoicePayResult,
     invoice_pay,
+    invoice_payment_record,
     payable_check,
 )
 from billing.services.invoices.reminders import reminder_send, reminders_due
@@ -49,6 +51,7 @@ from billing.services.invoices.status import (
 __all__ = [
     "INVOICE_PAYMENT_CLOSED_HOOKS",
     "INVOICE_PAYMENT_HOOKS",
+    "OFFLINE_METHODS",
     "InvoicePayResult",
     "InvoiceSent",
     "LineInput",
@@ -69,6 +72,7 @@ __all__ = [
     "invoice_link_url",
     "invoice_one_off",
     "invoice_pay",
+    "invoice_payment_record",
     "invoice_schedule_update",
     "invoice_send",
     "invoice_status_sync",

@@ -18,6 +18,7 @@ second's money then leaves the receivable in credit and becomes the client's wal
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -32,8 +33,10 @@ from billing.services.invoices.common import (
     invoice_locked,
     logger,
     tips_account,
+    today_of,
 )
 from billing.services.invoices.status import invoice_status_sync, receivable_balance
+from billing.services.ledger import account_for, credit, debit, ledger_post
 from billing.services.payments import payment_start
 from billing.services.payments.purposes import Purpose, purpose_register
 from billing.services.wallets import _wallet_find, wallet_spend
@@ -206,6 +209,74 @@ def invoice_pay(
         wallet_applied=wallet_used,
         gift_card_applied=gift_used,
     )
+
+
+OFFLINE_METHODS = {
+    "bank_transfer": "Bank transfer",
+    "cash": "Cash",
+    "cheque": "Cheque",
+    "other": "Other",
+}
+
+
+def invoice_payment_record(
+    *,
+    invoice: Invoice,
+    amount: int,
+    method: str,
+    idempotency_key: str,
+    reference: str = "",
+    received_on: dt.date | None = None,
+    by: User | None = None,
+) -> LedgerTransaction:
+    """Money the client paid the studio directly (a bank transfer, cash, a cheque), recorded by
+    the studio: ``invoice_paid`` (key ``invoice-offline:<invoice>:<key>``), debit the studio's
+    ``bank`` account, credit the invoice's receivable; the same key again records nothing more.
+    409 ``amount_exceeds_balance`` above what is owed."""
+    amount = _amount_check(amount, field="amount")
+    if method not in OFFLINE_METHODS:
+        raise ApplicationError(
+            f"The method is one of {', '.join(OFFLINE_METHODS)}.",
+            code="invalid_method",
+            fields={"method": ["Unknown method."]},
+        )
+    reference = (reference or "").strip()
+    if len(reference) > 100:
+        raise ApplicationError(
+            "The reference is longer than 100 characters.",
+            code="invalid",
+            fields={"reference": ["At most 100 characters."]},
+        )
+    key = f"invoice-offline:{invoice.id}:{idempotency_key}"
+    bank = account_for(studio=invoice.studio, kind="bank", currency=invoice.currency)
+    day = received_on or today_of(invoice.studio)
+    memo = f"{OFFLINE_METHODS[method]} for invoice {invoice.number} on {day.isoformat()}"
+    with transaction.atomic():
+        row = invoice_locked(invoice)
+        done = LedgerTransaction.objects.filter(studio_id=row.studio_id, idempotency_key=key)
+        if done.exists():
+            return done.get()
+        payable_check(row)
+        balance = receivable_balance(row)
+        if amount > balance:
+            raise Conflict(
+                "This is more than what is owed on the invoice.",
+                code="amount_exceeds_balance",
+                extra={"balance": balance},
+            )
+        posted = ledger_post(
+            studio=row.studio,
+            kind=LedgerTransaction.Kind.INVOICE_PAID,
+            idempotency_key=key,
+            legs=[debit(bank, amount), credit(row.receivable, amount)],
+            memo=f"{memo}{' (' + reference + ')' if reference else ''}"[:300],
+            source=("invoice", row.id),
+            by=by,
+        )
+        row = invoice_status_sync(invoice_id=row.id, locked=row)
+        _timeline_payment(row, amount)
+    logger.info("invoice %s: %s of %s recorded (%s)", row.id, method, amount, posted.transaction.id)
+    return posted.transaction
 
 
 def _timeline_payment(invoice: Invoice, amount: int) -> None:
