@@ -117,7 +117,7 @@ def test_the_invoice_page_shows_the_invoice_its_schedule_and_the_pay_choices(
     assert response.status_code == 200
     html = html_of(response)
     assert html.count("<h1") == 1
-    assert f"Invoice {invoice.number}</h1>" in html
+    assert f'Invoice <span class="nowrap">{invoice.number}</span></h1>' in html
     assert '<html lang="en">' in html and 'lang="en"' in html
     for text in ("Full day", "Album", "€1,500.00", "€2,400.00", "VAT 20%", "€400.00"):
         assert text in html, text
