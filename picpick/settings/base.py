@@ -716,6 +716,7 @@ CELERY_IMPORTS = [
     "billing.tasks.gift_cards",
     "billing.tasks.payments",
     "billing.tasks.documents",
+    "billing.tasks.invoices",
 ]
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "media", "faces", "billing")]
 CELERY_TASK_ROUTES = {
@@ -814,6 +815,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     "billing-invoice-documents": {
         "task": "billing.tasks.documents.invoice_documents_sweep",
         "schedule": timedelta(minutes=15),
+    },
+    # Billing: invoice instalments. Autopay charges due (each queued as its own task, claimed
+    # once per attempt; a dead worker's claim resumed with the same key); reminder emails and
+    # late fees that came due (each once: unique per instalment and key or fee number).
+    "billing-invoices-autopay": {
+        "task": "billing.tasks.invoices.invoices_autopay_sweep",
+        "schedule": timedelta(minutes=5),
+    },
+    "billing-invoices-reminders": {
+        "task": "billing.tasks.invoices.invoices_reminders_sweep",
+        "schedule": timedelta(minutes=15),
+    },
+    "billing-invoices-late-fees": {
+        "task": "billing.tasks.invoices.invoices_late_fees_sweep",
+        "schedule": timedelta(hours=1),
     },
     # Billing: every balance and transaction recomputed from the ledger's entries, at a quiet
     # hour (UTC); a drift is logged as an ERROR and recorded for the admin.
