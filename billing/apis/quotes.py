@@ -461,7 +461,7 @@ _CREATE = {
 # --- Input ----------------------------------------------------------------------------------
 
 
-class TaxCopyInputSerializer(InputSerializer):
+class QuoteTaxInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=40)
     rate = RateField()
     inclusive = serializers.BooleanField(required=False, default=False)
@@ -491,7 +491,7 @@ class QuoteItemInputSerializer(InputSerializer):
         max_length=5,
         help_text="The studio's tax rates (copied onto the item).",
     )
-    taxes = TaxCopyInputSerializer(
+    taxes = QuoteTaxInputSerializer(
         many=True, required=False, help_text="Or the taxes themselves (copies)."
     )
     optional = serializers.BooleanField(
