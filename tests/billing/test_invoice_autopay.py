@@ -15,6 +15,7 @@ import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
@@ -34,8 +35,10 @@ from billing.services.invoices import (
 from billing.services.invoices.due import morning_of
 from billing.services.payments import payment_refresh
 from billing.services.reconcile import ledger_check
+from billing.tasks import invoices as invoice_tasks
 from billing.tasks.invoices import autopay_sweep
 from crm.models import TimelineEvent
+from picpick.celery import app
 from picpick.core.errors import ApplicationError, Conflict, NotFound
 from picpick.testing.factories import ContactFactory, SavedCardFactory
 from tests.billing.invoicing_support import (  # noqa: F401 (fixtures)
@@ -302,3 +305,47 @@ def test_a_forgotten_card_stops_autopay_without_a_charge(studio_a, shop, client,
 
 def test_autopay_of_an_unknown_instalment_claims_nothing(studio_a):
     assert autopay_charge(instalment_id=uuid.uuid4(), now=timezone.now()) is None
+
+
+# --- the tasks -------------------------------------------------------------------------------
+SWEEPS = {
+    "billing.tasks.invoices.invoices_autopay_sweep": 300,
+    "billing.tasks.invoices.invoices_reminders_sweep": 900,
+    "billing.tasks.invoices.invoices_late_fees_sweep": 3600,
+}
+
+
+def test_the_invoice_sweeps_are_on_the_beat_and_a_worker_registers_them():
+    app.loader.import_default_modules()  # what a worker and the beat do at start
+    entries = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    for name, seconds in SWEEPS.items():
+        assert entries[name]["schedule"].total_seconds() == seconds
+        assert name in app.tasks
+        assert app.amqp.router.route({}, name)["queue"].name == "billing"
+    for name in ("invoice_autopay_charge", "invoice_autopay_from_payment"):
+        assert f"billing.tasks.invoices.{name}" in app.tasks
+
+
+def test_the_autopay_beat_queues_one_charge_per_due_instalment(studio_a, shop, client, fake_stripe):
+    invoice, _, balance = scheduled(studio_a, client)
+    pay_by_hand(invoice, DEPOSIT)
+    instalment_autopay_set(instalment=balance, saved_card=saved(client), enabled=True)
+    Instalment.objects.filter(pk=balance.pk).update(
+        next_attempt_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    assert invoice_tasks.invoices_autopay_sweep.delay().get() == 1  # the charge ran eagerly
+    assert fresh(balance).state == Instalment.State.PAID
+    assert invoice_tasks.invoices_autopay_sweep.delay().get() == 0
+    assert invoice_tasks.invoices_reminders_sweep.delay().get() == 0
+    assert invoice_tasks.invoices_late_fees_sweep.delay().get() == 0
+
+
+def test_one_sweep_runs_the_three(studio_a, shop, client, fake_stripe):
+    invoice, deposit, balance = scheduled(studio_a, client)
+    instalment_autopay_set(instalment=balance, saved_card=saved(client), enabled=True)
+    counts = invoice_tasks.invoices_sweep(now=at(studio_a, deposit.due_date + dt.timedelta(1)))
+    # The unpaid deposit is reminded (a day overdue); the balance is not due yet.
+    assert counts == invoice_tasks.SweepCounts(autopay=0, reminders=1, late_fees=0)
+    counts = invoice_tasks.invoices_sweep(now=at(studio_a, balance.due_date))
+    assert counts.autopay == 1
+    assert fresh(invoice).status == Invoice.Status.PAID

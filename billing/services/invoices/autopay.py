@@ -11,7 +11,8 @@ Charging (``autopay_charge``) follows the house rule for I/O:
 1. Claim, in one short transaction under the invoice's row lock: ``Instalment.attempts`` goes
    from n to n+1 by a conditional UPDATE (``WHERE attempts = n AND next_attempt_at <= now``),
    so exactly one worker wins, and the ``AutopayAttempt`` row number n+1 is inserted with it,
-   holding the amount (what is left of the instalment, read under the lock) and the claim.
+   holding the amount (what is left of the instalment and of any unpaid one before it, read
+   under the lock: payments apply in due order) and the claim.
    Nothing left (paid by hand meanwhile): the attempt is ``skipped``, nothing is charged.
 2. The charge, outside any transaction: ``payment_start`` keyed ``autopay:<attempt id>`` on the
    saved card, off-session. The key is the ATTEMPT's: a worker killed after the provider charged
@@ -50,6 +51,7 @@ from billing.services.invoices.due import (
     UNPAID_STATES,
     day_offsets,
     morning_of,
+    owed_by,
     takes_money,
 )
 from billing.services.invoices.notices import (
@@ -277,7 +279,7 @@ def _claim(*, instalment_id: uuid.UUID, now: dt.datetime) -> AutopayAttempt | No
         if not won:
             return None
         row = Instalment.objects.select_related("saved_card").get(pk=instalment_id)
-        amount = min(row.remaining, receivable_balance(invoice))
+        amount = min(owed_by(row), receivable_balance(invoice))
         card = row.saved_card
         skip = ""
         if not takes_money(invoice, row) or amount <= 0:
@@ -454,7 +456,7 @@ def _dunning(*, invoice: Invoice, attempt: AutopayAttempt, code: str, now: dt.da
         ),
         None,
     )
-    facts = facts_of(invoice, instalment)
+    facts = facts_of(invoice, instalment, amount=attempt.amount)
     to = client_email_of(invoice)
     action = attempt.state == State.REQUIRES_ACTION
     if retry is not None and instalment.autopay:
@@ -490,7 +492,7 @@ def _dunning(*, invoice: Invoice, attempt: AutopayAttempt, code: str, now: dt.da
         name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
         client = f"{name} ({to})" if name and to else name or to or "the client"
         subject, body = overdue_studio_email(
-            facts_of(invoice, instalment, locale=studio.locale or "en"),
+            facts_of(invoice, instalment, amount=attempt.amount, locale=studio.locale or "en"),
             client=client,
             attempts=attempt.number,
             code=code,

@@ -66,3 +66,15 @@ def takes_money(invoice: Invoice, instalment: Instalment) -> bool:
         and instalment.state in UNPAID_STATES
         and instalment.remaining > 0
     )
+
+
+def owed_by(instalment: Instalment) -> int:
+    """What is owed by the instalment's due date: what is left of it and of the instalments
+    before it. Payments apply to the schedule in due order, so asking only for this one's rest
+    while an earlier one is unpaid would pay the earlier one and leave this one open."""
+    return sum(
+        amount - paid
+        for amount, paid in Instalment.objects.filter(
+            invoice_id=instalment.invoice_id, position__lte=instalment.position
+        ).values_list("amount", "paid")
+    )

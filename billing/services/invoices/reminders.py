@@ -34,6 +34,7 @@ from billing.services.invoices.due import (
     day_offsets,
     local_day,
     morning_of,
+    owed_by,
     takes_money,
 )
 from billing.services.invoices.notices import client_email_of, facts_of, reminder_email
@@ -183,10 +184,12 @@ def reminder_send(*, instalment_id: uuid.UUID, key: str, now: dt.datetime) -> bo
             return True
         today = local_day(invoice.studio, now)
         days = abs((row.due_date - today).days)
+        autopay = row.autopay and bool(row.saved_card_id)
+        facts = facts_of(invoice, row, amount=owed_by(row) if autopay else None)
         subject, body = reminder_email(
-            facts_of(invoice, row),
+            facts,
             key=key,
-            autopay=row.autopay and bool(row.saved_card_id),
+            autopay=autopay,
             days=days,
         )
         email_send_on_commit(subject=subject, body=body, to=[to])
