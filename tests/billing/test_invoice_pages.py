@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from billing.models import GiftCard, Invoice, LedgerTransaction, Payment
+from billing.models import GiftCard, Instalment, Invoice, LedgerTransaction, Payment
 from billing.services.invoices import (
     credit_note_create,
     invoice_link_read,
@@ -349,7 +349,7 @@ def test_the_card_step_is_a_post_with_the_sites_csrf_token(studio_a, shop, clien
 
 # --- The public payment API ------------------------------------------------------------------
 def test_paying_the_deposit_through_the_api_then_the_payment_page(
-    studio_a, shop, client, fake_stripe
+    studio_a, shop, client, fake_stripe, django_capture_on_commit_callbacks
 ):
     invoice = invoice_with_schedule(studio_a, client)
     response = api_pay(invoice, {"amount": 72_000, "email": "jane@example.com", "save_card": True})
@@ -373,7 +373,8 @@ def test_paying_the_deposit_through_the_api_then_the_payment_page(
     waiting = html_of(page(body["receipt_url"]))
     assert "Processing" in waiting and '"reloadWhenFinal": true' in waiting
     confirm(payment)
-    payment_refresh(payment=payment)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_refresh(payment=payment)
     done = page(body["receipt_url"])
     html = html_of(done)
     assert done.status_code == 200
@@ -385,6 +386,12 @@ def test_paying_the_deposit_through_the_api_then_the_payment_page(
     page_html = html_of(page(url(invoice)))
     assert re.search(r'data-state="paid">Paid', page_html)
     assert re.search(r'data-state="next">Next', page_html)
+    # The card was saved for the rest: the balance is paid automatically on its due date.
+    rest = Instalment.objects.get(
+        invoice=invoice, position=max(i.position for i in invoice.instalments.all())
+    )
+    assert rest.autopay and rest.saved_card is not None
+    assert "paid automatically by card" in page_html
     # The payment page needs its token, and this invoice's link.
     assert page(body["receipt_url"].split("?")[0]).status_code == 404
     other = invoice_with_schedule(studio_a, client)
