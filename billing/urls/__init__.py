@@ -9,6 +9,7 @@ urlpatterns = [
     path("billing/", include("billing.urls.cards")),
     path("billing/", include("billing.urls.catalogue")),
     path("billing/", include("billing.urls.invoices")),
+    path("billing/", include("billing.urls.reports")),
     path("billing/", include("billing.urls.quotes")),
     path("billing/", include("billing.urls.invoices_public")),
 ]
