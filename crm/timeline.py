@@ -60,6 +60,7 @@ KINDS: dict[str, dict[str, Field]] = {
     "marketing_opt_in": {"gallery_id": _ID, "gallery_name": Field(str), "email": _OPT_STR},
     # From billing (amounts as the studio reads them, e.g. "€1,234.56").
     "quote_sent": {"quote_id": _ID, "number": Field(str), "title": Field(str)},
+    "quote_declined": {"quote_id": _ID, "number": Field(str), "reason": _OPT_STR},
     "quote_accepted": {
         "quote_id": _ID,
         "number": Field(str),

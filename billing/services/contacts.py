@@ -40,10 +40,12 @@ from django.utils import timezone
 
 from accounts.models import Studio, User
 from billing.models import (
+    Invoice,
     LedgerAccount,
     LedgerTransaction,
     Payment,
     ProviderCustomer,
+    Quote,
     SavedCard,
     Wallet,
     WalletCreditLot,
@@ -67,10 +69,14 @@ def contact_delete_guard(contact: Contact) -> None:
         Payment.objects.filter(studio_id=contact.studio_id, contact=contact),
         SavedCard.objects.filter(studio_id=contact.studio_id, contact=contact),
         ProviderCustomer.objects.filter(studio_id=contact.studio_id, contact=contact),
+        # Quotes and invoices (drafts too) are PROTECT: documents keep their client.
+        Quote.objects.filter(studio_id=contact.studio_id, contact=contact),
+        Invoice.objects.filter(studio_id=contact.studio_id, contact=contact),
     )
     if any(queryset.exists() for queryset in rows):
         raise Conflict(
-            "This contact has money history (a wallet, an account, payments or saved cards). "
+            "This contact has money history (a wallet, an account, payments, saved cards, "
+            "quotes or invoices). "
             "Erase the contact instead (GDPR): the person is removed and the history kept.",
             code="contact_has_money_history",
         )
@@ -103,6 +109,10 @@ def _changed() -> Conflict:
 def contact_money_merge(survivor: Contact, merged: Contact, by: User | None) -> None:
     """Move the merged contact's money onto the survivor (see the module)."""
     studio = survivor.studio
+    # Their quotes and invoices (the documents keep the client's name and address as issued).
+    now = timezone.now()
+    Quote.objects.filter(studio=studio, contact=merged).update(contact=survivor, updated_at=now)
+    Invoice.objects.filter(studio=studio, contact=merged).update(contact=survivor, updated_at=now)
     theirs = list(
         LedgerAccount.objects.filter(studio=studio, contact=merged).order_by("kind", "currency")
     )

@@ -317,3 +317,21 @@ def test_a_bank_transfer_recorded_by_the_studio_pays_once(studio_a, client):
         invoice_payment_record(invoice=invoice, amount=1, method="bitcoin", idempotency_key="t3")
     assert caught.value.code == "invalid_method"
     assert ledger_check().ok
+
+
+def test_a_merged_clients_invoices_follow_and_a_client_with_invoices_is_not_deleted(
+    studio_a, client, alice
+):
+    from crm.services.contacts import contact_delete, contact_merge
+    from picpick.testing.factories import ContactFactory
+
+    invoice = issued(studio_a, client)
+    with pytest.raises(Conflict) as caught:
+        contact_delete(contact=client, by=alice)
+    assert caught.value.code == "contact_has_money_history"
+    survivor = ContactFactory(studio=studio_a)
+    contact_merge(survivor=survivor, merged=client, by=alice)
+    invoice.refresh_from_db()
+    assert invoice.contact_id == survivor.id
+    invoice.receivable.refresh_from_db()
+    assert invoice.receivable.contact_id == survivor.id and owed(invoice) == 240_000

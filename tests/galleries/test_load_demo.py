@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db.models import F
 
 from accounts.models import Membership, Role, Studio, StudioUsage, User
-from billing.models import GiftCard, LedgerTransaction, Wallet
+from billing.models import CatalogueItem, GiftCard, Invoice, LedgerTransaction, Quote, Wallet
 from billing.services.reconcile import ledger_check
 from crm.models import Contact, InquiryForm, Job, StageChange, TimelineEvent, Workflow
 from galleries.models import Album, Gallery, Photo
@@ -88,6 +88,14 @@ def test_load_demo_builds_the_demo_and_is_idempotent(local_storage):
     assert GiftCard.objects.get(studio=studio).initial_amount == 10000
     assert ledger_check(studio=studio).ok
     assert "/wallet/" in out.getvalue()
+    # Invoicing: a catalogue, a quote sent, an invoice with a schedule and its deposit paid.
+    assert CatalogueItem.objects.filter(studio=studio).count() == 6
+    sent = Quote.objects.get(studio=studio, state=Quote.State.SENT)
+    assert sent.number and "/quotes/" in text
+    invoice = Invoice.objects.get(studio=studio, kind=Invoice.Kind.INVOICE)
+    assert invoice.status == Invoice.Status.PARTIALLY_PAID and "/invoices/" in text
+    deposit, balance = invoice.instalments.order_by("position")
+    assert (deposit.state, balance.state) == ("paid", "pending")
     jobs = Job.objects.filter(studio=studio).select_related("stage")
     assert {job.stage.name for job in jobs} >= {"Inquiry", "Proposal sent", "Booked", "Lost"}
     wedding = jobs.get(name="Smith & Jones Wedding")

@@ -104,7 +104,10 @@ def parts_check(value: Any) -> list[PartSpec]:
         specs.append(
             PartSpec(
                 label=label,
-                part=pricing.Part(percent=percent, amount=amount, balance="balance" in kinds),
+                # The last part without an amount of its own is the balance.
+                part=pricing.Part(
+                    percent=percent, amount=amount, balance="balance" in kinds or not kinds
+                ),
                 due_kind=DUE_KINDS[on] if on else None,
                 due_date=due_date,
                 due_days=due_days,

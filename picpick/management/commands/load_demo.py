@@ -30,6 +30,7 @@ from galleries.services.processing import photo_process_ensure
 from picpick.core.storage import get_storage
 from picpick.management.demo_billing import ensure_billing
 from picpick.management.demo_crm import ensure_crm
+from picpick.management.demo_invoicing import ensure_invoicing
 
 STUDIO_NAME, STUDIO_SLUG = "Demo Studio", "demo"
 OWNER_EMAIL, OWNER_PASSWORD = "demo@picpick.example", "demo-password-123"
@@ -214,6 +215,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(ensure_crm(studio=studio, owner=owner, gallery=gallery))
         self.stdout.write(ensure_billing(studio=studio, owner=owner))
+        self.stdout.write(ensure_invoicing(studio=studio, owner=owner))
         self.stdout.write(f"Log in as {OWNER_EMAIL} with password {OWNER_PASSWORD}")
         site = studio_site_url(studio=studio)
         self.stdout.write(f"Guests: {site}/ (studio home) and {site}/g/{gallery.slug}/")
