@@ -511,6 +511,8 @@ def test_declining_keeps_the_reason_and_withdrawing_twice_changes_nothing(studio
     quote = quote_decline(quote=sent_quote(studio_a, jane), reason="  We eloped  ")
     assert (quote.state, quote.decline_reason) == (Quote.State.DECLINED, "We eloped")
     assert quote.declined_at is not None
+    (event,) = TimelineEvent.objects.filter(kind="quote_declined")
+    assert event.payload["reason"] == "We eloped" and event.contact_id == jane.id
     with pytest.raises(Conflict) as caught:
         quote_withdraw(quote=quote)
     assert caught.value.code == "quote_declined"

@@ -261,6 +261,13 @@ def quote_decline(*, quote: Quote, reason: str = "", now: dt.datetime | None = N
         row.declined_at = now or timezone.now()
         row.decline_reason = reason
         row.save(update_fields=["state", "declined_at", "decline_reason", "updated_at"])
+        timeline_record(
+            studio=row.studio,
+            kind="quote_declined",
+            payload={"quote_id": str(row.id), "number": row.number or "", "reason": reason},
+            job=row.job,
+            contact=row.contact,
+        )
     logger.info("quote %s declined", row.id)
     return row
 
