@@ -263,6 +263,7 @@ NOT_ROLE_GATED = {
     "billing/stripe/webhook/",
     "billing/public/gift-card-purchases/",
     "billing/public/wallet-top-ups/",
+    "billing/public/invoices/<str:token>/payments/",
 }
 
 
