@@ -16,13 +16,19 @@ from django.utils import timezone
 from accounts.models import Role
 from billing.models import Instalment, Invoice, InvoiceLine, LedgerTransaction
 from billing.services.catalogue import catalogue_item_create, tax_rate_create
-from billing.services.invoices import invoice_issue
+from billing.services.invoices import invoice_autopay_set, invoice_issue
 from billing.services.invoices.common import today_of
 from billing.services.payments import payment_refresh
 from billing.services.reconcile import ledger_check
 from billing.services.wallets import wallet_for, wallet_grant
 from picpick.core.storage import get_storage
-from picpick.testing.factories import ContactFactory, JobFactory
+from picpick.testing.factories import (
+    AutopayAttemptFactory,
+    ContactFactory,
+    JobFactory,
+    ProviderCustomerFactory,
+    SavedCardFactory,
+)
 from tests.billing.invoicing_support import draft, pay
 from tests.billing.test_payments_support import (  # noqa: F401 (fixtures)
     confirm,
@@ -477,6 +483,29 @@ def test_a_new_schedule_keeps_the_paid_instalments(alice_client, jane):
         format="json",
     )
     assert response.json()["schedule"] == [{"percent": "50"}, {"balance": True}]
+
+
+def test_a_new_schedule_keeps_autopay_and_waits_for_a_charge_under_way(alice_client, jane):
+    invoice_id = issue(alice_client, create(alice_client, jane)["id"])["id"]
+    invoice = Invoice.objects.get(pk=invoice_id)
+    card = SavedCardFactory(customer=ProviderCustomerFactory(studio=jane.studio, contact=jane))
+    invoice_autopay_set(invoice=invoice, saved_card=card, enabled=True)
+    [old] = Instalment.objects.filter(invoice=invoice)
+    attempt = AutopayAttemptFactory(instalment=old, number=1, state="claimed")
+    url = f"{BASE}/invoices/{invoice_id}/schedule/"
+    parts = {"schedule": [{"percent": "50"}, {"balance": True}]}
+    response = alice_client.put(url, parts, format="json")
+    assert (response.status_code, error(response)) == (409, "autopay_in_progress")
+    assert Instalment.objects.filter(pk=old.pk).exists()
+
+    attempt.state = "failed"
+    attempt.save(update_fields=["state"])
+    response = alice_client.put(url, parts, format="json")
+    assert response.status_code == 200, response.content
+    assert [i["autopay"] for i in response.json()["instalments"]] == [True, True]
+    fresh = list(Instalment.objects.filter(invoice=invoice).order_by("position"))
+    assert {i.saved_card_id for i in fresh} == {card.id}
+    assert all(i.next_attempt_at is not None for i in fresh)
 
 
 def test_a_paid_or_void_invoice_is_not_rescheduled(alice_client, jane):

@@ -19,35 +19,24 @@ What the replaced instalments carried:
 - a late fee line charged on one keeps its amount and posting but no longer names it (the
   fee stays owed, and the new instalments share it);
 - autopay: when every replaced unpaid instalment was charged automatically with one saved
-  card, the new ones are too, with that card, each first tried on its due date at
-  ``AUTOPAY_HOUR`` in the studio's time zone; a part may also ask for it (``"autopay": true``)
+  card, the new ones are too, with that card, each first tried on its due date at the
+  studio's morning (as autopay plans them); a part may also ask for it (``"autopay": true``)
   when the client has such a card.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
-from accounts.models import Studio, User
+from accounts.models import User
 from billing.models import AutopayAttempt, Instalment, Invoice, InvoiceLine
 from billing.services.invoices.common import invoice_locked, logger, today_of
+from billing.services.invoices.due import morning_of
 from billing.services.invoices.schedules import instalments_build, parts_check
 from billing.services.invoices.status import invoice_status_sync
 from picpick.core.errors import Conflict
-
-AUTOPAY_HOUR = 9
-
-
-def _autopay_at(studio: Studio, day: dt.date) -> dt.datetime:
-    try:
-        zone = ZoneInfo(getattr(studio, "timezone", "") or "UTC")
-    except Exception:
-        zone = ZoneInfo("UTC")
-    return dt.datetime.combine(day, dt.time(AUTOPAY_HOUR), tzinfo=zone)
 
 
 def _editable_check(row: Invoice) -> None:
@@ -87,7 +76,7 @@ def _autopay_carry(
         if card is not None and (every or instalment.autopay):
             instalment.autopay = True
             instalment.saved_card_id = card
-            instalment.next_attempt_at = _autopay_at(row.studio, instalment.due_date)
+            instalment.next_attempt_at = morning_of(row.studio, instalment.due_date)
         else:
             instalment.autopay = False
 
