@@ -186,6 +186,39 @@ def test_a_balance_paid_meanwhile_is_not_charged(studio_a, shop, client, fake_st
     assert len(fake_stripe.charges) == 1
 
 
+class Died(BaseException):
+    """A worker dying mid-run (nothing after it runs, no except clause catches it)."""
+
+
+def test_a_dead_workers_claim_paid_by_hand_meanwhile_is_skipped_on_resume(
+    studio_a, shop, client, fake_stripe, monkeypatch
+):
+    invoice, _, balance = scheduled(studio_a, client)
+    pay_by_hand(invoice, DEPOSIT)
+    instalment_autopay_set(instalment=balance, saved_card=saved(client), enabled=True)
+    now = at(studio_a, balance.due_date)
+
+    def die(**kwargs):
+        raise Died
+
+    with monkeypatch.context() as patch:
+        patch.setattr("billing.services.invoices.autopay.payment_start", die)
+        with pytest.raises(Died):
+            autopay_charge(instalment_id=balance.id, now=now)
+    (attempt,) = AutopayAttempt.objects.all()
+    assert attempt.state == AutopayAttempt.State.CLAIMED and attempt.amount == BALANCE
+    pay_by_hand(invoice, BALANCE)  # the client pays while the claim waits to go stale
+
+    later = now + dt.timedelta(minutes=10)
+    assert autopay_due(now=later) == [balance.id]  # the stale claim
+    attempt = autopay_charge(instalment_id=balance.id, now=later)
+
+    assert (attempt.number, attempt.state, attempt.error_code) == (1, "skipped", "nothing_due")
+    assert Payment.objects.filter(off_session=True).count() == 0
+    assert len(fake_stripe.charges) == 2  # the deposit and the balance, both by hand
+    assert autopay_due(now=later + dt.timedelta(minutes=10)) == []
+
+
 # --- declines and dunning --------------------------------------------------------------------
 def test_a_declined_card_is_retried_on_the_dunning_days_then_overdue_and_the_studio_told(
     studio_a, alice, shop, client, fake_stripe, django_capture_on_commit_callbacks

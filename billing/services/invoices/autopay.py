@@ -321,6 +321,36 @@ def _take_over(attempt: AutopayAttempt, now: dt.datetime) -> AutopayAttempt | No
         attempt.instalment_id,
     )
     attempt.claim_token, attempt.claimed_at = token, now
+    if Payment.objects.filter(
+        studio_id=attempt.studio_id, idempotency_key=f"{KEY_PREFIX}{attempt.id}"
+    ).exists():
+        return attempt  # the charge was started: resumed as it was asked (same amount)
+    return _amount_refresh(attempt, now)
+
+
+def _amount_refresh(attempt: AutopayAttempt, now: dt.datetime) -> AutopayAttempt:
+    """A resumed attempt whose charge never started: what is owed now (the client may have
+    paid by hand since the claim); nothing: skipped."""
+    invoice_id = Instalment.objects.values_list("invoice_id", flat=True).get(
+        pk=attempt.instalment_id
+    )
+    with transaction.atomic():
+        invoice = invoice_locked(invoice_id)
+        row = Instalment.objects.get(pk=attempt.instalment_id)
+        amount = min(owed_by(row), receivable_balance(invoice)) if takes_money(invoice, row) else 0
+        if amount > 0:
+            AutopayAttempt.objects.filter(pk=attempt.pk).update(amount=amount, updated_at=now)
+            attempt.amount = amount
+            return attempt
+        AutopayAttempt.objects.filter(pk=attempt.pk, state=State.CLAIMED).update(
+            state=State.SKIPPED,
+            amount=0,
+            error_code="nothing_due",
+            claim_token=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    attempt.refresh_from_db()
     return attempt
 
 

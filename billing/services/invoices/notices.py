@@ -24,6 +24,10 @@ _DECLINES = {
     "card_declined": "the card was declined",
     "generic_decline": "the card was declined",
     "no_card": "no saved card",
+    # Refusals on the studio's side, not the card's.
+    "payments_not_enabled": "card payments were not available at the time",
+    "currency_not_accepted": "card payments were not available at the time",
+    "provider_unavailable": "the card processor did not answer",
 }
 
 
