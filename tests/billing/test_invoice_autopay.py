@@ -237,7 +237,8 @@ def test_a_declined_card_is_retried_on_the_dunning_days_then_overdue_and_the_stu
         with django_capture_on_commit_callbacks(execute=True):
             attempt = autopay_charge(instalment_id=balance.id, now=now)
         assert (attempt.number, attempt.state) == (number, AutopayAttempt.State.FAILED)
-        assert attempt.error_code == "card_declined"
+        # The issuer's reason, not only Stripe's "card_declined".
+        assert attempt.error_code == "insufficient_funds"
         assert attempt.payment.state == Payment.State.FAILED
         row = fresh(balance)
         if number <= 3:
@@ -247,7 +248,8 @@ def test_a_declined_card_is_retried_on_the_dunning_days_then_overdue_and_the_stu
             assert autopay_due(now=now) == []  # not before the next dunning day
             (message,) = mail.outbox
             assert message.to == ["jane@example.com"]
-            assert "the card was declined" in message.body and "ending 9995" in message.body
+            assert "the card has insufficient funds" in message.body
+            assert "ending 9995" in message.body
             assert "/invoices/" in message.body and "€1,680.00" in message.body
         else:
             assert row.state == Instalment.State.OVERDUE and row.overdue_at is not None
@@ -279,7 +281,8 @@ def test_a_payment_by_hand_during_the_dunning_stops_the_retries(
     instalment_autopay_set(instalment=balance, saved_card=card, enabled=True)
     due = balance.due_date
     attempt = autopay_charge(instalment_id=balance.id, now=at(studio_a, due))
-    assert attempt.state == AutopayAttempt.State.FAILED and attempt.error_code == "card_declined"
+    assert attempt.state == AutopayAttempt.State.FAILED
+    assert attempt.error_code == "generic_decline"
     assert fresh(balance).next_attempt_at is not None
 
     pay_by_hand(invoice, BALANCE)

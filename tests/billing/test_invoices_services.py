@@ -335,3 +335,22 @@ def test_a_merged_clients_invoices_follow_and_a_client_with_invoices_is_not_dele
     assert invoice.contact_id == survivor.id
     invoice.receivable.refresh_from_db()
     assert invoice.receivable.contact_id == survivor.id and owed(invoice) == 240_000
+
+
+def test_schedule_parts_marked_autopay_use_the_clients_saved_card(studio_a, client):
+    from picpick.testing.factories import ProviderCustomerFactory, SavedCardFactory
+
+    schedule = [
+        {"label": "Deposit", "percent": "30", "due": {"on": "acceptance"}},
+        {"label": "Balance", "balance": True, "autopay": True},
+    ]
+    without = invoice_issue(invoice=draft(studio_a, client, schedule=schedule))
+    assert not any(i.autopay for i in without.instalments.all())
+    customer = ProviderCustomerFactory(studio=studio_a, contact=client)
+    card = SavedCardFactory(customer=customer, contact=client, studio=studio_a)
+    invoice = invoice_issue(invoice=draft(studio_a, client, schedule=schedule))
+    deposit, rest = invoice.instalments.order_by("position")
+    assert not deposit.autopay
+    assert rest.autopay and rest.saved_card_id == card.id
+    assert rest.next_attempt_at is not None
+    assert rest.next_attempt_at.date() == rest.due_date

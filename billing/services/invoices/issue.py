@@ -25,7 +25,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import DocumentCounter, Invoice, InvoiceLine, LedgerAccount, LedgerTransaction
+from billing.models import (
+    DocumentCounter,
+    Invoice,
+    InvoiceLine,
+    LedgerAccount,
+    LedgerTransaction,
+    SavedCard,
+)
 from billing.services.invoices.common import (
     amount_text,
     draft_check,
@@ -37,6 +44,7 @@ from billing.services.invoices.common import (
     today_of,
 )
 from billing.services.invoices.drafts import _totals_store, lines_compute
+from billing.services.invoices.due import morning_of
 from billing.services.invoices.numbering import counter_ready, number_take
 from billing.services.invoices.schedules import instalments_build, parts_check
 from billing.services.invoices.status import invoice_status_sync
@@ -185,6 +193,7 @@ def invoice_issue(
             instalments = instalments_build(
                 invoice=row, specs=specs, amount=row.total, issued_on=issued_on
             )
+            _autopay_plan(row, instalments)
             for instalment in instalments:
                 instalment.save()
         row = invoice_status_sync(invoice_id=row.id, locked=row)
@@ -204,6 +213,28 @@ def invoice_issue(
         transaction.on_commit(lambda: _document_soon(row.id))
     logger.info("invoice %s issued as %s (%s %s)", row.id, row.number, row.total, row.currency)
     return row
+
+
+def _autopay_plan(invoice: Invoice, instalments: list) -> None:
+    """Instalments the schedule marks ``autopay`` are charged to the client's most recently
+    saved card on their due morning; without a saved card they are paid by hand (saving a card
+    on the invoice page turns autopay on for the rest)."""
+    wanted = [row for row in instalments if row.autopay]
+    if not wanted:
+        return
+    card = (
+        SavedCard.objects.filter(studio_id=invoice.studio_id, contact_id=invoice.contact_id)
+        .order_by("-created_at")
+        .first()
+    )
+    for row in wanted:
+        if card is None:
+            row.autopay = False
+        else:
+            row.saved_card = card
+            row.next_attempt_at = morning_of(invoice.studio, row.due_date)
+    if card is None:
+        logger.info("invoice %s: autopay asked but the client has no saved card", invoice.id)
 
 
 def _document_soon(invoice_id) -> None:

@@ -313,8 +313,12 @@ def _tips(payment: Payment) -> LedgerAccount:
     return tips_account(studio=payment.studio, currency=payment.currency)
 
 
+def _lock(payment: Payment) -> None:
+    invoice_locked(payment.reference_id)
+
+
 def _succeeded(payment: Payment, posted: LedgerTransaction) -> None:
-    row = invoice_locked(payment.reference_id)
+    row = invoice_locked(payment.reference_id)  # held already (``_lock``): a re-read
     invoice = invoice_status_sync(invoice_id=row.id, locked=row)
     _timeline_payment(invoice, payment.amount - payment.tip)
     overpaid_to_wallet(invoice=invoice, cause=f"payment:{payment.id}")
@@ -389,5 +393,6 @@ def purpose_invoice_register() -> None:
             refunded=_refunded,
             closed=_closed,
             disputed=_disputed,
+            lock=_lock,
         ),
     )

@@ -25,7 +25,7 @@ from billing.payments import Intent, IntentStatus, ProviderError, ProviderReject
 from billing.services.gift_cards import gift_card_abandon, gift_card_activate
 from billing.services.ledger import Leg, account_for, credit, debit, ledger_post
 from billing.services.payments.common import logger, provider
-from billing.services.payments.purposes import purpose_of
+from billing.services.payments.purposes import purpose_lock, purpose_of
 from billing.services.wallets import wallet_credit_recorded, wallet_lot_expiry
 
 _STATES = {
@@ -168,6 +168,7 @@ def payment_succeeded(*, payment: Payment, intent: Intent) -> Payment:
             payment = _reload(payment)
         else:
             payment = _reload(payment)
+            purpose_lock(payment)  # e.g. the invoice's row, before the ledger's accounts
             target, holder = _target(payment)
             fees = (fee or 0) + (payment.application_fee or 0)
             result = ledger_post(

@@ -4,6 +4,9 @@ in another module (an invoice's), so the payment services never import them.
 Wallet top-ups and gift cards are handled in the payment services themselves. A purpose
 registered here (``billing.registry`` registers the invoice's at start-up) says:
 
+- ``lock(payment)``: called first inside a success's or a refund's transaction, before any
+  ledger account is locked, to take the purpose's own row lock (the invoice's) in the same
+  order as its other writers (row, then accounts);
 - ``target(payment)``: the account a success credits (an invoice's receivable), and the
   part of the amount that is a tip (credited to ``tips`` instead);
 - ``succeeded(payment, transaction)``: called inside the success's transaction, after the
@@ -31,6 +34,7 @@ class Purpose:
     refunded: Callable[[Payment, Refund], None]
     closed: Callable[[Payment], None]
     disputed: Callable[[Payment, Dispute], None] | None = None
+    lock: Callable[[Payment], None] | None = None
 
 
 PURPOSES: dict[str, Purpose] = {}
@@ -42,3 +46,10 @@ def purpose_register(name: str, purpose: Purpose) -> None:
 
 def purpose_of(payment: Payment) -> Purpose | None:
     return PURPOSES.get(payment.purpose)
+
+
+def purpose_lock(payment: Payment) -> None:
+    """Take the purpose's row lock, if it has one (see ``Purpose.lock``)."""
+    purpose = purpose_of(payment)
+    if purpose is not None and purpose.lock is not None:
+        purpose.lock(payment)

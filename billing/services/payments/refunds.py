@@ -56,7 +56,7 @@ from billing.services.payments.common import (
     logger,
     provider,
 )
-from billing.services.payments.purposes import purpose_of
+from billing.services.payments.purposes import purpose_lock, purpose_of
 from billing.services.payments.start import ProviderDown
 from billing.services.wallets import (
     wallet_for,
@@ -176,6 +176,7 @@ def _book(
     studio = payment.studio
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        purpose_lock(payment)  # e.g. the invoice's row, before the ledger's accounts
         if locked.state != Payment.State.SUCCEEDED or locked.posted_transaction_id is None:
             raise Conflict(
                 "Only a succeeded payment can be refunded.", code="payment_not_refundable"
@@ -371,6 +372,7 @@ def refund_fail(*, refund: Refund, code: str) -> Refund:
     payment (once: the state moves under a conditional UPDATE)."""
     payment = refund.payment
     with transaction.atomic():
+        purpose_lock(payment)  # e.g. the invoice's row, before the ledger's accounts
         failed = Refund.objects.filter(
             pk=refund.pk, state__in=[Refund.State.PENDING, Refund.State.SUCCEEDED]
         ).update(
@@ -438,6 +440,7 @@ def _record_external(payment: Payment, result: RefundResult) -> Refund:
     try:
         with transaction.atomic():
             locked = Payment.objects.select_for_update().get(pk=payment.pk)
+            purpose_lock(payment)
             amount = min(result.amount, locked.amount - locked.refunded_amount)
             if amount <= 0 or result.currency != payment.currency:
                 logger.error(

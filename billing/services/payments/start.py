@@ -319,12 +319,19 @@ def _intent_create(payment: Payment, token: uuid.UUID) -> Intent:
             extra={"payment_id": str(payment.id)},
         ) from exc
     except (ProviderRejected, CardDeclined) as exc:
+        decline = getattr(exc, "decline_code", None) or ""
         _close(payment, Payment.State.FAILED, code=exc.code)
+        if decline:  # the issuer's reason (insufficient_funds, ...), kept for dunning emails
+            Payment.objects.filter(pk=payment.pk).update(last_decline_code=decline[:64])
         raise ApplicationError(
             "The card processor refused this payment.",
             code="payment_rejected",
             status=422,
-            extra={"provider_code": exc.code, "payment_id": str(payment.id)},
+            extra={
+                "provider_code": exc.code,
+                "decline_code": decline,
+                "payment_id": str(payment.id),
+            },
         ) from exc
 
 
