@@ -285,8 +285,9 @@ class ReceivablesAgingApi(_ReportApi):
     )
     def get(self, request):
         params = AgingParams.validate_or_raise(request.query_params)
-        as_of = params.get("as_of") or today_of(self.studio)
-        rows = selectors.receivables_aging(studio=self.studio, as_of=as_of)
+        today = today_of(self.studio)
+        as_of = params.get("as_of") or today
+        rows = selectors.receivables_aging(studio=self.studio, as_of=as_of, today=today)
         if params["format"] == "csv":
             return _csv(
                 f"receivables-aging-{as_of}.csv",

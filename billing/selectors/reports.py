@@ -1,12 +1,12 @@
-"""The invoicing reports, each one aggregate query whatever the number of invoices.
+"""The invoicing reports, each one or two aggregate queries whatever the number of invoices.
 
 - **Receivables aging**: what is still owed on open invoices, per currency, in buckets of days
   past due (current, 1-30, 31-60, 61-90, over 90), counted per *instalment* (each has its own
   due date: an invoice half paid on time and half late is both current and late). What an
   instalment still owes is its amount less its ``paid``, which the invoice's status sync
   derives from the ledger (the receivable's balance applied in due order) whenever anything
-  is posted to it. ``as_of`` moves the day the days are counted to (and leaves out invoices
-  issued after it); the amounts are what is unpaid now.
+  is posted to it. ``as_of`` moves the day the days are counted to (and, in the past, leaves
+  out invoices issued after it); the amounts are what is unpaid now.
 - **Revenue**, by period and by catalogue item (a package, an item), from the ledger: the
   entries on revenue accounts of postings about invoices (an invoice issued, a credit note, a
   void's reversal, a late fee) and of the tips and late-fee accounts. Each catalogue item has
@@ -37,7 +37,7 @@ import uuid
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts.models import Studio
@@ -163,36 +163,49 @@ class AgingRow:
     instalments: int = 0
 
 
-def receivables_aging(*, studio: Studio, as_of: dt.date) -> list[AgingRow]:
+def receivables_aging(*, studio: Studio, as_of: dt.date, today: dt.date) -> list[AgingRow]:
     """What open invoices still owe, per currency (by code), in buckets of days past due.
-    One query."""
+
+    Two queries: whether the studio's invoices are in one currency (the lowest and highest
+    currency of its receivable accounts, read from the two ends of an index), then the sums.
+    An unpaid instalment (pending, partly paid, overdue) belongs to an open or partly paid
+    invoice: a paid invoice's instalments are all paid and a void or written-off one's are
+    canceled (the status sync keeps them so). So for a studio invoicing in one currency,
+    counted to today or later, the sums read the instalments alone; otherwise each instalment
+    is joined to its invoice for the currency (and, for a day in the past, to leave out
+    invoices issued after it).
+    """
+    # The lowest and highest code: both read from the ends of an index, however many invoices.
+    currencies = LedgerAccount.objects.filter(
+        studio=studio, kind=LedgerAccount.Kind.RECEIVABLE
+    ).aggregate(low=Min("currency"), high=Max("currency"))
     left = F("amount") - F("paid")
 
     def owed(condition: Q) -> Coalesce:
         return Coalesce(Sum(Case(When(condition, then=left), default=Value(0))), 0)
 
     days = [as_of - dt.timedelta(days=n) for n in (30, 60, 90)]
-    rows = (
-        Instalment.objects.filter(
-            studio=studio,
-            state__in=UNPAID,
-            invoice__status__in=OWING,
-            invoice__issue_date__lte=as_of,
+    sums = {
+        "current": owed(Q(due_date__gte=as_of)),
+        "days_1_30": owed(Q(due_date__lt=as_of, due_date__gte=days[0])),
+        "days_31_60": owed(Q(due_date__lt=days[0], due_date__gte=days[1])),
+        "days_61_90": owed(Q(due_date__lt=days[1], due_date__gte=days[2])),
+        "days_over_90": owed(Q(due_date__lt=days[2])),
+        "total": Coalesce(Sum(left), 0),
+        "invoices": Count("invoice_id", distinct=True),
+        "instalments": Count("id"),
+    }
+    unpaid = Instalment.objects.filter(studio=studio, state__in=UNPAID)
+    if currencies["low"] is not None and currencies["low"] == currencies["high"] and as_of >= today:
+        rows = [{"currency": currencies["low"], **unpaid.aggregate(**sums)}]
+    else:
+        rows = (
+            unpaid.filter(invoice__status__in=OWING, invoice__issue_date__lte=as_of)
+            .values(currency=F("invoice__currency"))
+            .annotate(**sums)
+            .order_by("currency")
         )
-        .values("invoice__currency")
-        .annotate(
-            current=owed(Q(due_date__gte=as_of)),
-            days_1_30=owed(Q(due_date__lt=as_of, due_date__gte=days[0])),
-            days_31_60=owed(Q(due_date__lt=days[0], due_date__gte=days[1])),
-            days_61_90=owed(Q(due_date__lt=days[1], due_date__gte=days[2])),
-            days_over_90=owed(Q(due_date__lt=days[2])),
-            total=Coalesce(Sum(left), 0),
-            invoices=Count("invoice_id", distinct=True),
-            instalments=Count("id"),
-        )
-        .order_by("invoice__currency")
-    )
-    return [AgingRow(currency=row.pop("invoice__currency"), **row) for row in rows if row["total"]]
+    return [AgingRow(**row) for row in rows if row["total"]]
 
 
 # --- revenue ----------------------------------------------------------------------------------
