@@ -12,9 +12,13 @@ from picpick.core.selectors import studio_object_or_404
 
 
 def membership_for_request(*, user: User, studio_id: str | uuid.UUID | None) -> Membership | None:
-    """The caller's membership in the token's studio, with the studio, in one query."""
+    """The caller's membership in the token's studio, with the studio, in one query (none
+    when authentication loaded it with the user already)."""
     if not studio_id:
         return None
+    loaded = getattr(user, "_token_membership", None)
+    if loaded is not None and str(loaded.studio_id) == str(studio_id):
+        return loaded
     return (
         Membership.objects.select_related("studio").filter(user=user, studio_id=studio_id).first()
     )

@@ -340,3 +340,19 @@ def test_two_concurrent_refreshes_of_one_token_let_exactly_one_through():
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["ok", "token_invalid"]
+
+
+def test_a_studio_request_reads_the_user_and_membership_in_one_query(alice_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert alice_client.get("/api/v1/studio/").status_code == 200
+    auth = [q["sql"] for q in queries if "accounts_membership" in q["sql"]]
+    users = [
+        q["sql"]
+        for q in queries
+        if 'FROM "accounts_user"' in q["sql"] or "FROM `accounts_user`" in q["sql"]
+    ]
+    assert len(auth) == 1 and "accounts_user" in auth[0]
+    assert users == []
