@@ -513,6 +513,19 @@ def test_a_new_schedule_keeps_autopay_and_waits_for_a_charge_under_way(alice_cli
     assert all(i.next_attempt_at is not None for i in fresh)
 
 
+def test_a_part_asking_for_autopay_takes_the_clients_saved_card(alice_client, jane):
+    invoice_id = issue(alice_client, create(alice_client, jane)["id"])["id"]
+    url = f"{BASE}/invoices/{invoice_id}/schedule/"
+    parts = {"schedule": [{"percent": "50"}, {"balance": True, "autopay": True}]}
+    response = alice_client.put(url, parts, format="json")
+    assert [i["autopay"] for i in response.json()["instalments"]] == [False, False]  # no card
+    card = SavedCardFactory(customer=ProviderCustomerFactory(studio=jane.studio, contact=jane))
+    response = alice_client.put(url, parts, format="json")
+    assert [i["autopay"] for i in response.json()["instalments"]] == [False, True]
+    last = Instalment.objects.filter(invoice_id=invoice_id).order_by("position").last()
+    assert last.saved_card_id == card.id and last.next_attempt_at is not None
+
+
 def test_a_paid_or_void_invoice_is_not_rescheduled(alice_client, jane):
     invoice_id = issue(alice_client, create(alice_client, jane)["id"])["id"]
     alice_client.post(f"{BASE}/invoices/{invoice_id}/void/", {"reason": "x"}, format="json")

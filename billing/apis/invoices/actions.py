@@ -291,8 +291,7 @@ class InvoiceScheduleApi(StudioAPIView):
                 404,
                 409,
                 e400="`schedule_invalid`, `event_date_required`, amount codes",
-                e409="`invoice_paid`, `autopay_in_progress` (a charge under way), "
-                f"`saved_card_missing` (autopay asked, no card), {_E409_CLOSED}",
+                e409=f"`invoice_paid`, `autopay_in_progress` (a charge under way), {_E409_CLOSED}",
             ),
         },
         examples=[

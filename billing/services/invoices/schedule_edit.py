@@ -20,8 +20,8 @@ What the replaced instalments carried:
   fee stays owed, and the new instalments share it);
 - autopay: when every replaced unpaid instalment was charged automatically with one saved
   card, the new ones are too, with that card, each first tried on its due date at the
-  studio's morning (as autopay plans them); a part may also ask for it (``"autopay": true``)
-  when the client has such a card.
+  studio's morning (as autopay plans them); otherwise a part may ask for it (``"autopay":
+  true``), charged to the client's most recently saved card as when an invoice is issued.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
-from billing.models import AutopayAttempt, Instalment, Invoice, InvoiceLine
+from billing.models import AutopayAttempt, Instalment, Invoice, InvoiceLine, SavedCard
 from billing.services.invoices.common import invoice_locked, logger, today_of
 from billing.services.invoices.due import morning_of
 from billing.services.invoices.schedules import instalments_build, parts_check
@@ -55,23 +55,20 @@ def _editable_check(row: Invoice) -> None:
         raise Conflict(message, code=code)
 
 
-def _autopay_carry(
-    row: Invoice, *, replaced: list[Instalment], current: list[Instalment], fresh: list[Instalment]
-) -> None:
+def _autopay_carry(row: Invoice, *, replaced: list[Instalment], fresh: list[Instalment]) -> None:
     """Autopay of the new instalments (see the module): all of them when every replaced one
-    was charged automatically with one card; else those whose part asks, with the card the
-    invoice's instalments last named (409 ``saved_card_missing`` without one)."""
+    was charged automatically with one card; else those whose part asks, with the client's
+    most recently saved card, as an issue does (none saved: they are paid by hand)."""
     cards = {i.saved_card_id for i in replaced}
     every = bool(replaced) and all(i.autopay for i in replaced) and len(cards) == 1
     card = next(iter(cards)) if every else None
     if card is None and any(i.autopay for i in fresh):
-        card = next((i.saved_card_id for i in reversed(current) if i.saved_card_id), None)
-        if card is None:
-            raise Conflict(
-                "Automatic charges need the client's saved card: the client saves one when "
-                "paying on the invoice's page.",
-                code="saved_card_missing",
-            )
+        card = (
+            SavedCard.objects.filter(studio_id=row.studio_id, contact_id=row.contact_id)
+            .order_by("-created_at")
+            .values_list("id", flat=True)
+            .first()
+        )
     for instalment in fresh:
         if card is not None and (every or instalment.autopay):
             instalment.autopay = True
@@ -87,7 +84,7 @@ def invoice_schedule_update(*, invoice: Invoice, parts: Any, by: User | None = N
 
     400 ``schedule_invalid`` (and the pure split's codes), ``event_date_required``; 409
     ``invoice_not_issued``, ``invoice_void``, ``invoice_uncollectible``, ``invoice_paid``,
-    ``autopay_in_progress``, ``saved_card_missing``.
+    ``autopay_in_progress``.
     """
     specs = parts_check(parts)
     with transaction.atomic():
@@ -117,7 +114,7 @@ def invoice_schedule_update(*, invoice: Invoice, parts: Any, by: User | None = N
             start_position=len(kept),
             paid=paid_amounts,
         )
-        _autopay_carry(row, replaced=replaced, current=current, fresh=fresh)
+        _autopay_carry(row, replaced=replaced, fresh=fresh)
         # A late fee keeps its line and posting; the instalment it was charged on goes.
         InvoiceLine.objects.filter(invoice=row, instalment_id__in=replaced_ids).update(
             instalment=None
