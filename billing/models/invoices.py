@@ -476,6 +476,12 @@ class Instalment(StudioOwnedModel):
             # The sweeps: unpaid instalments by due date; autopay attempts by time.
             models.Index(fields=["state", "due_date"], name="billing_instalment_due"),
             models.Index(fields=["next_attempt_at"], name="billing_instalment_autopay"),
+            # The receivables aging report: a studio's open instalments read from the index
+            # alone (amount and paid included), grouped by invoice for its currency.
+            models.Index(
+                fields=["studio", "state", "invoice", "due_date", "amount", "paid"],
+                name="billing_instalment_aging",
+            ),
         ]
 
     def __str__(self) -> str:
