@@ -243,6 +243,7 @@ WRITES = [
     W("PUT", "billing/invoices/<uuid:invoice_id>/schedule/", P.BILLING_MANAGE, body={}),
     W("POST", "billing/invoices/<uuid:invoice_id>/send/", P.BILLING_MANAGE, body={}),
     W("POST", "billing/invoices/<uuid:invoice_id>/refunds/", P.BILLING_MANAGE, body={}),
+    W("POST", "billing/invoices/<uuid:invoice_id>/payments/", P.BILLING_MANAGE, body={}),
 ]
 
 # Write routes outside the studio's role table, and why: a user's own account, or guests.

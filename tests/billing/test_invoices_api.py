@@ -801,3 +801,27 @@ def test_every_invoice_operation_is_in_the_schema_with_examples():
         if p["in"] == "header"
     ]
     assert key == ["Idempotency-Key"]
+
+
+def test_a_bank_transfer_is_recorded_once_per_key(alice_client, jane):
+    invoice = issue(alice_client, create(alice_client, jane)["id"])
+    url = f"{BASE}/invoices/{invoice['id']}/payments/"
+    body = {"amount": "500.00", "currency": "EUR", "method": "bank_transfer", "reference": "T1"}
+    first = alice_client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="rec-1")
+    assert first.status_code == 201, first.content
+    assert first.json()["invoice_status"] == "partially_paid"
+    assert first.json()["balance"]["amount"] == 190_000
+    again = alice_client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="rec-1")
+    assert again.json()["transaction_id"] == first.json()["transaction_id"]
+    too_much = alice_client.post(
+        url, {**body, "amount": "1900.01"}, format="json", HTTP_IDEMPOTENCY_KEY="rec-2"
+    )
+    assert (too_much.status_code, error(too_much)) == (409, "amount_exceeds_balance")
+    floats = alice_client.post(
+        url, {**body, "amount": 10.5}, format="json", HTTP_IDEMPOTENCY_KEY="rec-3"
+    )
+    assert floats.status_code == 400
+    bad = alice_client.post(
+        url, {**body, "method": "bitcoin"}, format="json", HTTP_IDEMPOTENCY_KEY="rec-4"
+    )
+    assert bad.status_code == 400

@@ -20,7 +20,15 @@ from rest_framework.response import Response
 
 from accounts.permissions import Perm
 from billing.apis.common import IDEMPOTENCY_PARAMETER, idempotency_key_from
-from billing.apis.fields import AmountField, CurrencyField, money_context, money_from_input
+from billing.apis.fields import (
+    AmountField,
+    CurrencyField,
+    MoneyOutputSerializer,
+    money_context,
+    money_from_input,
+    money_output,
+    studio_locale,
+)
 from billing.apis.invoices.outputs import (
     PAYMENT,
     InvoicePaymentPageSerializer,
@@ -29,7 +37,9 @@ from billing.apis.invoices.outputs import (
 from billing.apis.payments import RefundOutputSerializer
 from billing.documents import invoice_pdf_ensure, pdf_open
 from billing.models import Refund
+from billing.money import Money
 from billing.selectors import invoices as selectors
+from billing.services.invoices import OFFLINE_METHODS, invoice_payment_record, receivable_balance
 from billing.services.payments import refund_create
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import ApplicationError, Conflict
@@ -46,7 +56,21 @@ class InvoicePaymentParams(InputSerializer, PageParams):
 
 
 class InvoicePaymentListApi(StudioAPIView):
-    permissions = {"GET": Perm.BILLING_VIEW}
+    permissions = {"GET": Perm.BILLING_VIEW, "POST": Perm.BILLING_MANAGE}
+
+    class RecordInputSerializer(InputSerializer):
+        amount = AmountField(help_text="What the client paid the studio directly.")
+        currency = CurrencyField(required=False, help_text="The invoice's.")
+        method = serializers.ChoiceField(choices=sorted(OFFLINE_METHODS.items()))
+        reference = serializers.CharField(
+            required=False, allow_blank=True, max_length=100, help_text="E.g. the transfer's."
+        )
+        received_on = serializers.DateField(required=False, help_text="Default: today.")
+
+    class RecordOutputSerializer(serializers.Serializer):
+        transaction_id = serializers.UUIDField(help_text="The ledger posting (`invoice_paid`).")
+        invoice_status = serializers.CharField()
+        balance = MoneyOutputSerializer(help_text="What is still owed.")
 
     @extend_schema(
         tags=TAGS,
@@ -76,6 +100,76 @@ class InvoicePaymentListApi(StudioAPIView):
             page.items, many=True, context=money_context(self.studio)
         ).data
         return Response(page_body(page, items))
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="billing_invoices_payments_record",
+        summary="Record money the client paid the studio directly (bank transfer, cash, cheque)",
+        description=(
+            "Booked once per `Idempotency-Key` (debit the studio's `bank` account, credit the "
+            "invoice's receivable); the invoice's status and schedule follow. Never more than "
+            "what is owed."
+        ),
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=RecordInputSerializer,
+        responses={
+            201: RecordOutputSerializer,
+            **error_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                e400="amount codes, `currency_mismatch`, `invalid_method`, "
+                "`idempotency_key_required`, `validation_error`",
+                e409="`amount_exceeds_balance` (`balance`), `invoice_paid`, `invoice_void`, "
+                "`invoice_uncollectible`",
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A bank transfer",
+                value={
+                    "amount": "720.00",
+                    "currency": "EUR",
+                    "method": "bank_transfer",
+                    "reference": "SEPA 2026-12-07 Doe",
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    @outside_request_transaction
+    def post(self, request, invoice_id):
+        invoice = selectors.invoice_get(studio=self.studio, invoice_id=invoice_id)
+        key = idempotency_key_from(request, "invoice.record")
+        data = self.RecordInputSerializer.validate_or_raise(request.data)
+        money = money_from_input(data["amount"], data.get("currency") or invoice.currency)
+        if money.currency != invoice.currency:
+            raise ApplicationError(
+                f"The invoice is in {invoice.currency}.",
+                code="currency_mismatch",
+                fields={"currency": [f"Must be {invoice.currency}."]},
+            )
+        posted = invoice_payment_record(
+            invoice=invoice,
+            amount=money.amount,
+            method=data["method"],
+            reference=data.get("reference", ""),
+            received_on=data.get("received_on"),
+            idempotency_key=key,
+            by=request.user,
+        )
+        invoice.refresh_from_db()
+        balance = receivable_balance(invoice)
+        body = {
+            "transaction_id": posted.id,
+            "invoice_status": invoice.status,
+            "balance": money_output(
+                Money(balance, invoice.currency), locale=studio_locale(self.studio)
+            ),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 _REFUND = {
