@@ -1,10 +1,12 @@
-"""What billing's API views share: the idempotency key of a money-moving request."""
+"""What billing's API views share: the idempotency key of a money-moving request, and a
+client as money answers name them."""
 
 from __future__ import annotations
 
 import re
 
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 
 from picpick.core.errors import ApplicationError
 
@@ -47,3 +49,11 @@ def idempotency_key_from(request, scope: str) -> str:
             code="idempotency_key_invalid",
         )
     return f"api:{scope}:{key}"
+
+
+class ContactBriefSerializer(serializers.Serializer):
+    """The client a wallet, a payment or an invoice is of."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField(source="__str__")
+    email = serializers.CharField()

@@ -19,7 +19,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.permissions import Perm
-from billing.apis.common import IDEMPOTENCY_PARAMETER, idempotency_key_from
+from billing.apis.common import (
+    IDEMPOTENCY_PARAMETER,
+    ContactBriefSerializer,
+    idempotency_key_from,
+)
 from billing.apis.fields import (
     AmountField,
     CurrencyField,
@@ -35,7 +39,7 @@ from billing.apis.ledger import (
     StatementPageSerializer,
     TransactionOutputSerializer,
 )
-from billing.models import BillingSettings, Wallet, WalletHold
+from billing.models import BillingSettings, Invoice, Wallet, WalletHold
 from billing.money import Money
 from billing.selectors import wallets as selectors
 from billing.services import wallets as services
@@ -55,12 +59,6 @@ _E400_MONEY = (
 
 
 # --- Output ---------------------------------------------------------------------------------
-
-
-class ContactBriefSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField(source="__str__")
-    email = serializers.CharField()
 
 
 class LotOutputSerializer(serializers.Serializer):
@@ -151,7 +149,7 @@ class SettingsOutputSerializer(serializers.Serializer):
     credit_note_prefix = serializers.CharField()
     quote_prefix = serializers.CharField()
     number_padding = serializers.IntegerField(help_text="Digits of the sequence: 4 is `0001`.")
-    rounding = serializers.ChoiceField(choices=["half_even", "half_up"], help_text="Per line.")
+    rounding = serializers.ChoiceField(choices=Invoice.Rounding.choices, help_text="Per line.")
     payment_terms_days = serializers.IntegerField(help_text="Due this many days after issue.")
     dunning_days = serializers.ListField(
         child=serializers.IntegerField(), help_text="Autopay retries, days after the due date."
@@ -337,7 +335,7 @@ class BillingSettingsApi(StudioAPIView):
         credit_note_prefix = serializers.CharField(required=False, allow_blank=True, max_length=20)
         quote_prefix = serializers.CharField(required=False, allow_blank=True, max_length=20)
         number_padding = serializers.IntegerField(required=False, min_value=1, max_value=10)
-        rounding = serializers.ChoiceField(choices=["half_even", "half_up"], required=False)
+        rounding = serializers.ChoiceField(choices=Invoice.Rounding.choices, required=False)
         payment_terms_days = serializers.IntegerField(required=False, min_value=0, max_value=365)
         dunning_days = serializers.ListField(
             child=serializers.IntegerField(), required=False, max_length=10

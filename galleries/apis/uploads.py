@@ -44,6 +44,10 @@ class UploadUrlSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+# How a file is sent: one presigned PUT, or a multipart upload of parts.
+UPLOAD_METHODS = ["single", "multipart"]
+
+
 class UploadedPartSerializer(serializers.Serializer):
     part_number = serializers.IntegerField()
     size = serializers.IntegerField()
@@ -62,7 +66,7 @@ class UploadOutputSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     content_type = serializers.CharField(help_text="The canonical type the URLs are signed for.")
     state = serializers.ChoiceField(choices=Upload.State.choices)
-    method = serializers.ChoiceField(choices=["single", "multipart"])
+    method = serializers.ChoiceField(choices=UPLOAD_METHODS)
     part_size = serializers.IntegerField(help_text="0 for a single PUT.")
     part_count = serializers.IntegerField()
     expires_at = serializers.DateTimeField(

@@ -650,6 +650,12 @@ SPECTACULAR_SETTINGS = {
         "RefundDestinationEnum": "billing.models.payments.Refund.Destination",
         "CatalogueItemKindEnum": "billing.models.invoices.CatalogueItem.Kind",
         "QuoteStateEnum": "billing.models.invoices.Quote.State",
+        "InvoiceKindEnum": "billing.models.invoices.Invoice.Kind",
+        "InvoiceStatusEnum": "billing.models.invoices.Invoice.Status",
+        "InvoiceRoundingEnum": "billing.models.invoices.Invoice.Rounding",
+        "InvoiceLineKindEnum": "billing.models.invoices.InvoiceLine.Kind",
+        "OfflinePaymentMethodEnum": "billing.apis.invoices.payments.METHOD_CHOICES",
+        "UploadMethodEnum": "galleries.apis.uploads.UPLOAD_METHODS",
     },
 }
 

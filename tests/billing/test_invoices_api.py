@@ -772,6 +772,7 @@ def test_every_invoice_operation_is_in_the_schema_with_examples():
         "billing_invoices_send",
         "billing_invoices_pdf",
         "billing_invoices_payments_list",
+        "billing_invoices_payments_record",
         "billing_invoices_refunds_create",
     }
     for operation_id, operation in operations.items():

@@ -14,6 +14,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.apis.common import ContactBriefSerializer
 from billing.apis.fields import DEFAULT_LOCALE, MoneyOutputSerializer, example_money
 from billing.apis.ledger import StatementEntrySerializer
 from billing.apis.payments import PaymentOutputSerializer, RefundOutputSerializer
@@ -66,12 +67,6 @@ class DecimalText(serializers.Field):
 
 
 # --- Serializers ------------------------------------------------------------------------------
-
-
-class ContactBriefSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField(source="__str__")
-    email = serializers.CharField()
 
 
 class TaxCopySerializer(serializers.Serializer):

@@ -24,6 +24,7 @@ from billing.apis.fields import (
     AmountField,
     CurrencyField,
     MoneyOutputSerializer,
+    example_money,
     money_context,
     money_from_input,
     money_output,
@@ -49,6 +50,7 @@ from picpick.core.serializers import InputSerializer
 from picpick.core.transactions import outside_request_transaction
 
 TAGS = ["billing"]
+METHOD_CHOICES = sorted(OFFLINE_METHODS)
 
 
 class InvoicePaymentParams(InputSerializer, PageParams):
@@ -58,16 +60,16 @@ class InvoicePaymentParams(InputSerializer, PageParams):
 class InvoicePaymentListApi(StudioAPIView):
     permissions = {"GET": Perm.BILLING_VIEW, "POST": Perm.BILLING_MANAGE}
 
-    class RecordInputSerializer(InputSerializer):
+    class InvoicePaymentRecordSerializer(InputSerializer):
         amount = AmountField(help_text="What the client paid the studio directly.")
         currency = CurrencyField(required=False, help_text="The invoice's.")
-        method = serializers.ChoiceField(choices=sorted(OFFLINE_METHODS.items()))
+        method = serializers.ChoiceField(choices=METHOD_CHOICES)
         reference = serializers.CharField(
             required=False, allow_blank=True, max_length=100, help_text="E.g. the transfer's."
         )
         received_on = serializers.DateField(required=False, help_text="Default: today.")
 
-    class RecordOutputSerializer(serializers.Serializer):
+    class InvoicePaymentRecordedSerializer(serializers.Serializer):
         transaction_id = serializers.UUIDField(help_text="The ledger posting (`invoice_paid`).")
         invoice_status = serializers.CharField()
         balance = MoneyOutputSerializer(help_text="What is still owed.")
@@ -111,9 +113,9 @@ class InvoicePaymentListApi(StudioAPIView):
             "what is owed."
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
-        request=RecordInputSerializer,
+        request=InvoicePaymentRecordSerializer,
         responses={
-            201: RecordOutputSerializer,
+            201: InvoicePaymentRecordedSerializer,
             **error_responses(
                 400,
                 401,
@@ -137,13 +139,22 @@ class InvoicePaymentListApi(StudioAPIView):
                 },
                 request_only=True,
             ),
+            OpenApiExample(
+                "Recorded",
+                value={
+                    "transaction_id": "01a2518a-1f00-7a3b-9c2d-4e5f60718293",
+                    "invoice_status": "partially_paid",
+                    "balance": example_money(168_000),
+                },
+                response_only=True,
+            ),
         ],
     )
     @outside_request_transaction
     def post(self, request, invoice_id):
         invoice = selectors.invoice_get(studio=self.studio, invoice_id=invoice_id)
         key = idempotency_key_from(request, "invoice.record")
-        data = self.RecordInputSerializer.validate_or_raise(request.data)
+        data = self.InvoicePaymentRecordSerializer.validate_or_raise(request.data)
         money = money_from_input(data["amount"], data.get("currency") or invoice.currency)
         if money.currency != invoice.currency:
             raise ApplicationError(
