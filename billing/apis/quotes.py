@@ -44,6 +44,7 @@ from billing.apis.fields import (
     money_from_input,
     money_output,
 )
+from billing.apis.invoices.fields import PercentField, QuantityField
 from billing.models import CatalogueItem, Quote, QuoteItem
 from billing.money import Money
 from billing.selectors import quotes as selectors
@@ -74,39 +75,6 @@ _E404_WRITE = (
     "pipeline), `catalogue_item_not_found`, `tax_rate_not_found`, `not_found` (the quote)"
 )
 _E400_CHOICE = "`package_required`, `choice_invalid`, `choice_empty`"
-
-
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
-            {"type": "integer", "minimum": 0},
-        ],
-        "description": 'A decimal string ("1.5") or an integer; a JSON number with a fraction '
-        "is refused.",
-        "example": "1",
-    }
-)
-class DecimalTextField(serializers.Field):
-    """An exact decimal as sent (a string or an int), read by the service; a float or a bool is
-    refused here with ``code``."""
-
-    def __init__(self, *, code: str, **kwargs: Any) -> None:
-        self.code = code
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> int | str:
-        if isinstance(data, bool) or not isinstance(data, int | str):
-            raise ApplicationError(
-                f'{self.field_name} is a decimal string such as "1.5" or an integer, never a '
-                "number with a fraction.",
-                code=self.code,
-                fields={self.field_name: ["A decimal string or an integer."]},
-            )
-        return data
-
-    def to_representation(self, value: Any) -> Any:
-        return value
 
 
 def _money(amount: int | None, currency: str, context: dict) -> dict | None:
@@ -482,8 +450,8 @@ class QuoteItemInputSerializer(InputSerializer):
     name = serializers.CharField(required=False, max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     unit_price = AmountField(required=False, help_text="In the quote's currency.")
-    quantity = DecimalTextField(code="quantity_invalid", required=False)
-    discount_percent = DecimalTextField(code="discount_invalid", required=False, allow_null=True)
+    quantity = QuantityField(required=False)
+    discount_percent = PercentField(code="discount_invalid", required=False, allow_null=True)
     discount_amount = AmountField(required=False, allow_null=True)
     tax_rate_ids = serializers.ListField(
         child=serializers.UUIDField(),
@@ -526,7 +494,7 @@ class _QuoteInput(InputSerializer):
     payment_terms_days = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=365
     )
-    discount_percent = DecimalTextField(code="discount_invalid", required=False, allow_null=True)
+    discount_percent = PercentField(code="discount_invalid", required=False, allow_null=True)
     discount_amount = AmountField(required=False, allow_null=True)
     items = QuoteItemInputSerializer(many=True, max_length=100)
 
