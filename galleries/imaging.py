@@ -21,10 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageCms, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageDraw, ImageFile, ImageFont, UnidentifiedImageError
 
-# Truncated files must fail loudly, not decode as grey bands.
-Image.LOAD_TRUNCATED_IMAGES = False
+# Truncated files must fail loudly, not decode as grey bands (Pillow's process-wide flag; a
+# library that turns it on, as WeasyPrint does at import, is turned back where it is imported).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 # --- Formats ---------------------------------------------------------------------------------
 

@@ -14,8 +14,15 @@ from __future__ import annotations
 
 import logging
 
+from PIL import ImageFile
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+# WeasyPrint turns on Pillow's process-wide LOAD_TRUNCATED_IMAGES when imported; in a process
+# that also reads photos (tests, a worker serving both queues) a truncated upload would then
+# decode as grey bands instead of failing. Turned back off: our documents embed only the logo,
+# which must be a whole image anyway.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 logger = logging.getLogger("billing.documents")
 

@@ -667,3 +667,13 @@ def test_a_receipt_without_an_invoice_in_the_studios_locale(studio_a, storage):
     assert "Quittung" in text and "Studio A GmbH" in text
     assert "50,00 €" in text and "Gift card" in text
     assert "Trinkgeld" not in text and "Offener Betrag" not in text
+
+
+def test_drawing_documents_leaves_truncated_photos_failing():
+    """WeasyPrint turns on Pillow's LOAD_TRUNCATED_IMAGES at import; the photo pipeline needs
+    truncated files to fail, in the same process."""
+    from PIL import ImageFile
+
+    import billing.documents.pdf  # noqa: F401
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
