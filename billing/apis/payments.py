@@ -348,29 +348,45 @@ class PaymentRefundApi(StudioAPIView):
         payment = selectors.payment_get(studio=self.studio, payment_id=payment_id)
         key = idempotency_key_from(request, "refund")
         data = self.RefundInputSerializer.validate_or_raise(request.data)
-        amount = None
-        if "amount" in data:
-            money = money_from_input(data["amount"], data.get("currency", ""))
-            if money.currency != payment.currency:
-                raise ApplicationError(
-                    f"The payment is in {payment.currency}.",
-                    code="currency_mismatch",
-                    fields={"currency": [f"Must be {payment.currency}."]},
-                )
-            amount = money.amount
-        existed = Refund.objects.filter(studio=self.studio, idempotency_key=key).exists()
-        refund = services.refund_create(
-            payment=payment,
-            amount=amount,
-            to=data["to"],
-            reason=data.get("reason", ""),
-            by=request.user,
-            idempotency_key=key,
+        return refund_answer(
+            self, request, payment=payment, data=data, key=key, default_currency=""
         )
-        return Response(
-            RefundOutputSerializer(refund, context=money_context(self.studio)).data,
-            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
-        )
+
+
+def refund_answer(
+    view: StudioAPIView,
+    request,
+    *,
+    payment: Payment,
+    data: dict,
+    key: str,
+    default_currency: str,
+) -> Response:
+    """The refund a validated request asks for (``amount`` and ``currency`` optional, ``to``,
+    ``reason``), made once per key: 201, or 200 when the key was seen (the same refund)."""
+    amount = None
+    if "amount" in data:
+        money = money_from_input(data["amount"], data.get("currency") or default_currency)
+        if money.currency != payment.currency:
+            raise ApplicationError(
+                f"The payment is in {payment.currency}.",
+                code="currency_mismatch",
+                fields={"currency": [f"Must be {payment.currency}."]},
+            )
+        amount = money.amount
+    existed = Refund.objects.filter(studio=view.studio, idempotency_key=key).exists()
+    refund = services.refund_create(
+        payment=payment,
+        amount=amount,
+        to=data["to"],
+        reason=data.get("reason", ""),
+        by=request.user,
+        idempotency_key=key,
+    )
+    return Response(
+        RefundOutputSerializer(refund, context=money_context(view.studio)).data,
+        status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+    )
 
 
 class DisputeListApi(StudioAPIView):

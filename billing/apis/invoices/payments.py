@@ -35,13 +35,12 @@ from billing.apis.invoices.outputs import (
     InvoicePaymentPageSerializer,
     InvoicePaymentSerializer,
 )
-from billing.apis.payments import RefundOutputSerializer
+from billing.apis.payments import RefundOutputSerializer, refund_answer
 from billing.documents import invoice_pdf_ensure, pdf_open
 from billing.models import Refund
 from billing.money import Money
 from billing.selectors import invoices as selectors
 from billing.services.invoices import OFFLINE_METHODS, invoice_payment_record, receivable_balance
-from billing.services.payments import refund_create
 from picpick.core.apis import StudioAPIView
 from picpick.core.errors import ApplicationError, Conflict
 from picpick.core.openapi import error_responses
@@ -262,28 +261,8 @@ class InvoiceRefundApi(StudioAPIView):
         key = idempotency_key_from(request, "invoice.refund")
         data = self.InvoiceRefundInputSerializer.validate_or_raise(request.data)
         payment = selectors.invoice_payment_get(invoice=invoice, payment_id=data["payment_id"])
-        amount = None
-        if "amount" in data:
-            money = money_from_input(data["amount"], data.get("currency") or invoice.currency)
-            if money.currency != invoice.currency:
-                raise ApplicationError(
-                    f"The invoice is in {invoice.currency}.",
-                    code="currency_mismatch",
-                    fields={"currency": [f"Must be {invoice.currency}."]},
-                )
-            amount = money.amount
-        existed = Refund.objects.filter(studio=self.studio, idempotency_key=key).exists()
-        refund = refund_create(
-            payment=payment,
-            amount=amount,
-            to=data["to"],
-            reason=data.get("reason", ""),
-            by=request.user,
-            idempotency_key=key,
-        )
-        return Response(
-            RefundOutputSerializer(refund, context=money_context(self.studio)).data,
-            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        return refund_answer(
+            self, request, payment=payment, data=data, key=key, default_currency=invoice.currency
         )
 
 
