@@ -100,17 +100,14 @@ def party(data: dict, writer: Writer) -> dict:
 
 
 def seller_of(invoice: Invoice | None, studio, settings: BillingSettings | None) -> dict:
+    """The studio as the invoice was issued with it, else as the invoice services would write
+    it today (a draft, a receipt without an invoice)."""
     snapshot = dict(invoice.seller or {}) if invoice is not None else {}
     if snapshot:
         return snapshot
-    if settings is None:
-        return {"legal_name": studio.name}
-    return {
-        "legal_name": settings.legal_name or studio.name,
-        "address": settings.address,
-        "country": settings.country,
-        "tax_id": settings.tax_id,
-    }
+    from billing.services.invoices.issue import seller_of as seller_today
+
+    return seller_today(studio)
 
 
 _IMAGE_TYPES = (

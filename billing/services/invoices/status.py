@@ -96,5 +96,4 @@ def invoice_status_sync(*, invoice_id: uuid.UUID, locked: Invoice | None = None)
                 job=row.job,
                 contact=row.contact,
             )
-    row.instalments_cache = instalments
     return row
