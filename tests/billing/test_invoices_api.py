@@ -826,3 +826,15 @@ def test_a_bank_transfer_is_recorded_once_per_key(alice_client, jane):
         url, {**body, "method": "bitcoin"}, format="json", HTTP_IDEMPOTENCY_KEY="rec-4"
     )
     assert bad.status_code == 400
+
+
+def test_another_studio_cannot_record_a_payment_on_an_invoice(alice_client, bob_client, jane):
+    invoice = issue(alice_client, create(alice_client, jane)["id"])
+    response = bob_client.post(
+        f"{BASE}/invoices/{invoice['id']}/payments/",
+        {"amount": "500.00", "currency": "EUR", "method": "cash"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="rec-b",
+    )
+    assert response.status_code == 404
+    assert not LedgerTransaction.objects.filter(kind="invoice_paid").exists()
