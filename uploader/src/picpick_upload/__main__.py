@@ -1,0 +1,3 @@
+from picpick_upload.cli import main
+
+main()
