@@ -47,9 +47,8 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from bench import Result
+from bench import Result, processes
 from bench.django_env import fresh_database, setup
 from bench.seed import studio_with_owner
 
@@ -57,7 +56,6 @@ PHOTOS = int(os.environ.get("BENCH_FACES_E2E_PHOTOS", "200"))
 SCENES = 20
 WORKERS = 2
 CLUSTER_DELAY = 2
-WORKER_READY_TIMEOUT = 60
 # Give up (a failure, not a figure) well before the runner's patience ends: 200 photos take
 # ~2.5 minutes on the 2-core development machine.
 DEADLINE_S = 420
@@ -66,7 +64,6 @@ POLL_S = 0.25
 # measured on the 2-core development machine (143-162 s for 200 photos, MariaDB + Redis), to
 # flag a regression.
 TARGET_WALL_S_PER_PHOTO = 1.5
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # A stored face over a drawn one (HOG boxes are square and tight; see bench_faces).
@@ -90,15 +87,6 @@ def _scenes() -> list[tuple[bytes, Truth]]:
     # Building a 24 MP scene is ~1-2 s of pure CPU: one process per core.
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         return list(pool.map(_scene, range(SCENES)))
-
-
-def _database_url(settings_dict: dict) -> str:
-    """The URL of the database this process just created, for the workers."""
-    name = settings_dict["NAME"]
-    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{name}"
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def _broker(var_dir: Path) -> tuple[str, dict]:
@@ -141,64 +129,16 @@ def _start_workers(env: dict, logs: Path) -> list[tuple[subprocess.Popen, Path]]
     workers = []
     for number in range(WORKERS):
         log = logs / f"worker{number}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and the project's app
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "picpick",
-                    "worker",
-                    "-Q",
-                    "media,faces,default",
-                    "--concurrency",
-                    "1",
-                    "--pool",
-                    "prefork",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "-n",
-                    f"bench-e2e-{number}@%h",
-                    "--loglevel",
-                    "INFO",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = processes.start_worker(
+            env, log, name=f"bench-e2e-{number}", queues="media,faces,default"
+        )
         workers.append((process, log))
     return workers
 
 
-def _wait_ready(workers: list[tuple[subprocess.Popen, Path]]) -> None:
-    deadline = time.monotonic() + WORKER_READY_TIMEOUT
-    while time.monotonic() < deadline:
-        for process, log in workers:
-            if process.poll() is not None:
-                raise RuntimeError(f"a worker exited early:\n{log.read_text()[-3000:]}")
-        if all(b" ready." in log.read_bytes() for _, log in workers):
-            return
-        time.sleep(0.2)
-    raise RuntimeError("the workers did not get ready in time")
-
-
 def _stop_workers(workers: list[tuple[subprocess.Popen, Path]]) -> None:
     """Warm shutdown first, then the whole process group: no worker outlives the benchmark."""
-    import signal
-
-    for process, _ in workers:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process, _ in workers:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+    processes.stop([process for process, _ in workers])
 
 
 def _face_step_failures(workers: list[tuple[subprocess.Popen, Path]]) -> int:
@@ -352,14 +292,14 @@ def _run(scenes: list[tuple[bytes, Truth]], folder: Path) -> list[Result]:
         connection.close()  # SQLite: no lock held by this process while the workers start
 
         env = _worker_env(
-            database_url=_database_url(connection.settings_dict),
+            database_url=processes.database_url(connection.settings_dict),
             broker_url=broker_url,
             var_dir=var_dir,
             objects=objects,
         )
         workers = _start_workers(env, logs)
         try:
-            _wait_ready(workers)
+            processes.wait_ready(workers)
             clock = time.perf_counter()
             outcomes = uploads_complete(
                 gallery=gallery, by=owner, items=[(upload, None) for upload in uploads]

@@ -1,10 +1,16 @@
-"""Discovers benchmark modules, runs them one by one, reports and records the results."""
+"""Discovers benchmark modules, runs them one by one, reports and records the results.
+
+``bench/results.json`` holds the latest row of every benchmark ever run here: a run replaces the
+rows it produced (by name) and keeps the others, so ``python -m bench ingest`` adds its rows
+beside those of the last full run instead of wiping them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,6 +26,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 EXIT_OK = 0
 EXIT_CRASHED = 1
 EXIT_NOTHING_TO_RUN = 2
+# Benchmarks run only when a pattern names them (``python -m bench ingest``), never by a plain
+# ``python -m bench``: minutes of wall time and gigabytes of disk.
+OPT_IN = {"ingest": "an event pushed end to end: minutes, and about twice its size in disk"}
 
 
 @dataclass
@@ -31,11 +40,38 @@ class Outcome:
 
 
 def discover(directory: Path, patterns: list[str]) -> list[Path]:
-    """``bench_*.py`` files in ``directory``; with patterns, those whose name contains one."""
-    found = sorted(directory.glob("bench_*.py"))
-    if patterns:
-        found = [p for p in found if any(pat in p.stem.removeprefix("bench_") for pat in patterns)]
-    return found
+    """``bench_*.py`` files in ``directory``; with patterns, those whose name contains one.
+    An ``OPT_IN`` benchmark only when a pattern is its whole name."""
+
+    def wanted(path: Path) -> bool:
+        name = path.stem.removeprefix("bench_")
+        if name in OPT_IN:
+            return name in patterns
+        return not patterns or any(pattern in name for pattern in patterns)
+
+    return [path for path in sorted(directory.glob("bench_*.py")) if wanted(path)]
+
+
+def merge(previous: list[dict], fresh: list[dict]) -> list[dict]:
+    """The rows of ``previous`` with those ``fresh`` names replaced in place, and ``fresh``
+    rows not seen before appended in their order."""
+    by_name = {row["name"]: row for row in fresh}
+    merged = [by_name.pop(row["name"], row) for row in previous]
+    return merged + [row for row in fresh if row["name"] in by_name]
+
+
+def _previous(output: Path) -> list[dict]:
+    if not output.is_file():
+        return []
+    try:
+        rows = json.loads(output.read_text())
+    except ValueError:
+        print(f"{output} is not JSON: its rows are replaced", file=sys.stderr)
+        return []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "name" in r for r in rows):
+        print(f"{output} is not a list of rows: its rows are replaced", file=sys.stderr)
+        return []
+    return rows
 
 
 def _load(path: Path) -> ModuleType:
@@ -161,7 +197,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--output", type=Path, default=BENCH_DIR / "results.json", help="the JSON results file"
     )
+    parser.add_argument(
+        "--size",
+        help="the event size of the ingest benchmark, e.g. 500MB, 5GB, 50GB "
+        "(the same as BENCH_INGEST_SIZE)",
+    )
     args = parser.parse_args(argv)
+    if args.size:
+        os.environ["BENCH_INGEST_SIZE"] = args.size  # read by the benchmark's own process
 
     paths = discover(args.dir, args.patterns)
     if not paths:
@@ -169,6 +212,10 @@ def main(argv: list[str]) -> int:
             f"No benchmark matches {args.patterns or 'bench_*.py'} in {args.dir}.", file=sys.stderr
         )
         return EXIT_NOTHING_TO_RUN
+    if not args.patterns:
+        for name, why in OPT_IN.items():
+            if (args.dir / f"bench_{name}.py").is_file():
+                print(f"not running {name} ({why}): `python -m bench {name}` runs it")
 
     outcomes = []
     for path in paths:
@@ -179,7 +226,7 @@ def main(argv: list[str]) -> int:
         print(f"  done in {outcome.seconds:.1f} s", flush=True)
         outcomes.append(outcome)
 
-    records = [r.as_dict() for o in outcomes for r in o.results]
+    records = merge(_previous(args.output), [r.as_dict() for o in outcomes for r in o.results])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(records, indent=2) + "\n")
 

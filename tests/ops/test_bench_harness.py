@@ -162,3 +162,210 @@ def test_the_tls_ask_benchmark_is_discovered_with_its_targets():
     assert bench_tls_ask.DOMAINS == 1000
     assert bench_tls_ask.TARGET_P99_MS == 5
     assert bench_tls_ask.TARGET_MISS_QUERIES == 1
+
+
+# --- results.json is merged, opt-in benchmarks -----------------------------------------------
+OTHER = """
+from bench import Result
+
+def run():
+    return [Result.at_most("other.latency", 9.0, "ms", 10)]
+"""
+
+
+def test_running_some_benchmarks_keeps_the_rows_of_the_others(bench_dir):
+    _write(bench_dir, fast=FAST, slow=SLOW)
+    result, output = _run(bench_dir)
+    assert result.returncode == 0, result.stderr
+    _write(bench_dir, slow=SLOW.replace("75.25", "50.5"), other=OTHER)
+
+    result, output = _run(bench_dir, "slow", "other")
+
+    assert result.returncode == 0, result.stderr
+    records = json.loads(output.read_text())
+    assert [(r["name"], r["value"]) for r in records] == [
+        ("fast.latency", 3.5),
+        ("fast.queries", 2.0),
+        ("slow.latency", 50.5),  # replaced where it was
+        ("other.latency", 9.0),  # new: appended
+    ]
+
+
+def test_a_results_file_that_is_not_rows_is_replaced(bench_dir):
+    _write(bench_dir, fast=FAST)
+    (bench_dir / "results.json").write_text('{"not": "rows"}')
+    result, output = _run(bench_dir)
+    assert result.returncode == 0, result.stderr
+    assert [r["name"] for r in json.loads(output.read_text())] == ["fast.latency", "fast.queries"]
+    assert "not a list of rows" in result.stderr
+
+
+def test_merge_replaces_rows_by_name_in_place():
+    from bench.runner import merge
+
+    previous = [{"name": "a", "value": 1}, {"name": "b", "value": 2}]
+    fresh = [{"name": "c", "value": 3}, {"name": "a", "value": 4}]
+    assert merge(previous, fresh) == [
+        {"name": "a", "value": 4},
+        {"name": "b", "value": 2},
+        {"name": "c", "value": 3},
+    ]
+
+
+def test_the_ingest_benchmark_runs_only_when_named():
+    names = [p.stem for p in discover(BENCH_DIR, [])]
+    assert "bench_ingest" not in names
+    assert "bench_photo_list" in names
+    # A pattern that is only part of its name (as "in" of "invoice") does not start it either.
+    assert "bench_ingest" not in [p.stem for p in discover(BENCH_DIR, ["in"])]
+    assert [p.stem for p in discover(BENCH_DIR, ["ingest"])] == ["bench_ingest"]
+
+
+def test_a_plain_run_says_which_benchmark_it_leaves_out(bench_dir):
+    _write(bench_dir, fast=FAST, ingest=SLOW)
+    result, output = _run(bench_dir)
+    assert result.returncode == 0, result.stderr
+    assert "not running ingest" in result.stdout
+    assert [r["name"] for r in json.loads(output.read_text())] == ["fast.latency", "fast.queries"]
+
+
+# --- the ingest benchmark's pieces -----------------------------------------------------------
+def test_sizes_are_read_in_decimal_and_binary_units():
+    from bench.ingest.measure import parse_size
+
+    assert parse_size("5GB") == 5_000_000_000
+    assert parse_size("500MB") == 500_000_000
+    assert parse_size("50 gb") == 50_000_000_000
+    assert parse_size("1.5GB") == 1_500_000_000
+    assert parse_size("2GiB") == 2 * 1024**3
+    for bad in ("", "GB", "5 parsecs", "-1GB", "0GB"):
+        with pytest.raises(ValueError, match="size"):
+            parse_size(bad)
+
+
+def test_the_disk_check_refuses_clearly_when_there_is_not_enough_room(tmp_path):
+    from collections import namedtuple
+
+    from bench.ingest.measure import NotEnoughDisk, disk_check, disk_needed
+
+    usage = namedtuple("usage", "total used free")
+    folder = tmp_path / "not" / "made" / "yet"
+    assert disk_check(folder, needed=10**9, usage=lambda path: usage(0, 0, 2 * 10**9)) == 2e9
+    with pytest.raises(NotEnoughDisk) as refused:
+        disk_check(folder, needed=12 * 10**9, usage=lambda path: usage(0, 0, 3 * 10**9))
+    message = str(refused.value)
+    assert "12.0 GB" in message and "3.0 GB free" in message and "BENCH_INGEST_SIZE" in message
+    # Files already made are not counted again; storage's copy and some room always are.
+    assert disk_needed(total=5 * 10**9, cached=False) == 11_500_000_000
+    assert disk_needed(total=5 * 10**9, cached=True) == 6_500_000_000
+
+
+def test_the_load_figures_count_timeouts_and_errors_apart_from_latency():
+    from bench.ingest.measure import Sample, summarise
+
+    samples = [Sample("studio.galleries", 200, float(ms)) for ms in range(1, 101)]
+    samples += [
+        Sample("guest.photos", 503, 40.0),
+        Sample("studio.photos", 0, 10_000.0, timeout=True),
+        Sample("studio.contacts", 0, 3.0),  # connection refused
+        Sample("studio.invoices", 404, 5.0),
+    ]
+    summary = summarise(samples)
+    assert summary.requests == 104
+    # Nearest rank over the 102 answered requests (the 503 and the 404 answered too).
+    assert (summary.p50_ms, summary.p99_ms, summary.max_ms) == (49.0, 99.0, 100.0)
+    assert (summary.timeouts, summary.errors) == (1, 1)
+    assert (summary.server_errors, summary.other_errors) == (1, 1)
+    assert summary.slowest[0].timeout
+
+
+def test_exactly_once_wants_one_committed_run_and_one_face_step_per_photo(tmp_path):
+    from bench.ingest import trace
+    from bench.ingest.measure import processed_once
+
+    path = tmp_path / "trace.log"
+    lines = ["processed a 1", "faces a 1", "processed b 1", "faces b 1", "faces b 2"]
+    lines += ["processed c 1", "processed c 2", "faces c 2", "processed d 1", "failed e 1"]
+    lines += ["not a line", ""]
+    path.write_text("\n".join(lines) + "\n")
+    counts = trace.read(path)
+    assert counts["processed"] == {"a": 1, "b": 1, "c": 2, "d": 1}
+    verdict = processed_once(
+        states={**dict.fromkeys("abcdf", "ready"), "e": "failed"},
+        trace=counts,
+        face_boxes={"a": [(1, 2, 3, 4), (5, 6, 7, 8)], "d": [(1, 2, 3, 4), (1, 2, 3, 4)]},
+    )
+    assert verdict.once == 1  # only a
+    assert (verdict.ready, verdict.failed) == (5, 1)
+    assert verdict.runs_twice == ["c"]
+    assert verdict.runs_none == ["f"]
+    assert verdict.faces_not_once == ["b", "d", "f"]
+    assert verdict.duplicate_faces == ["d"]
+    assert trace.read(tmp_path / "missing.log")["processed"] == {}
+
+
+def test_the_trace_appends_whole_lines(tmp_path, monkeypatch):
+    from bench.ingest import trace
+
+    path = tmp_path / "trace.log"
+    monkeypatch.setenv(trace.TRACE_ENV, str(path))
+    trace._append("processed", "photo-1")
+    trace._append("faces", "photo-1")
+    assert trace.read(path)["processed"] == {"photo-1": 1}
+    assert trace.read(path)["faces"] == {"photo-1": 1}
+
+
+def test_the_load_generator_keeps_its_rate_and_records_every_answer():
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.ingest.loadgen import LoadGenerator, Target
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Host"), self.headers.get("Authorization")))
+            status = 503 if self.path == "/broken" else 200
+            if self.path == "/studio" and self.headers.get("Authorization") == "Bearer old":
+                status = 401
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    tokens = iter(["old", "new"])
+    current = [next(tokens)]
+
+    def token(renew: bool) -> str:
+        if renew:
+            current[0] = next(tokens)
+        return current[0]
+
+    load = LoadGenerator(
+        base_url=f"http://127.0.0.1:{server.server_address[1]}",
+        targets=[
+            Target("studio", "/studio", studio=True),
+            Target("guest", "/guest", host="studio.localhost"),
+            Target("broken", "/broken"),
+        ],
+        rate=40,
+        token=token,
+        threads=4,
+        timeout=5,
+    )
+    load.start()
+    time.sleep(1.0)
+    samples = load.stop()
+    server.shutdown()
+    assert 20 <= len(samples) <= 60  # ~40 at 40/s; scheduling on a busy machine varies
+    kinds = {s.kind: s.status for s in samples}
+    assert kinds == {"studio": 200, "guest": 200, "broken": 503}
+    assert load.renewed == 1  # the 401 was asked again with a new token, not counted
+    assert ("/guest", "studio.localhost", None) in seen

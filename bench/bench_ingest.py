@@ -1,0 +1,557 @@
+"""The 50 GB event, proven small: the real uploader pushes an event of RAW files to the whole
+service, faults are injected part-way, and a studio and its guests browse all along.
+
+``python -m bench ingest`` (``make bench-ingest``); the size with ``--size 50GB`` or
+``BENCH_INGEST_SIZE`` (default 5GB), the files' seed with ``BENCH_INGEST_SEED``. Opt-in: a
+plain ``python -m bench`` does not run it (minutes, and about twice the event's size in disk:
+the refusal is clear when the disk is short).
+
+What runs, each a real process started as its deployment starts it:
+
+- the database: ``DATABASE_URL``'s ``bench_<name>`` twin, migrated fresh and dropped after
+  (MariaDB for the production path; SQLite works, with the local settings);
+- the broker and cache: a private ``redis-server`` on a free port, append-only as compose's;
+- storage: the S3 API over HTTP, moto behind the checks real S3 makes on presigned URLs
+  (``picpick.testing.s3_server``), in its own process. moto keeps objects in temporary files
+  (5 MB each in memory at most), so it holds 5 GB, or 50, on disk;
+- the web: gunicorn on ``picpick.wsgi`` (3 sync workers, as compose runs it) and, when the
+  event stream exists, uvicorn on ``picpick.asgi``;
+- two Celery workers, each ``-Q default,media,faces,billing --concurrency 1``: the queues
+  ``make run`` serves with one worker of concurrency 2 on 2 cores, as two processes so one can
+  be killed while the other carries on (the faces step runs inside the media task on the same
+  decode, so a media/faces split would leave one worker idle); and celery beat, whose sweeps
+  take back a killed worker's photo (every minute here instead of 5 and 10: see
+  ``bench.ingest.server_settings``);
+- the uploader: ``picpick-upload login`` and ``push --json --no-wait`` of the event folder
+  (``bench.ingest.event``: real DNG files, cached between runs under ``var/bench-ingest`` or
+  ``BENCH_INGEST_DATA_DIR``);
+- the load: ``LOAD_RATE`` requests a second to the studio API (galleries, photo pages, the
+  gallery, CRM contacts, invoices) and the gallery's guest page and guest photo list on the
+  studio's site host, from push start until all is processed; client timeout 10 s.
+
+Part-way (``KILL_AT`` of the bytes in storage) one worker is SIGKILLed with its pool and a new
+one started; at ``BROKER_RESTART_AT`` the redis-server is stopped and started again on the same
+port with its files.
+
+Figures: the uploader's throughput (bytes PUT to storage, from the first PUT's start to the
+last one's end, as storage saw them) next to the speed of sending the same files through a
+loopback TCP socket to a sink (read from the same page cache, one stream): the ratio; API p50,
+p99 and maximum latency, timeouts and 5xx; seconds from the last byte to every photo ready or
+failed with its face step committed and the gallery's faces grouped (the People API's
+``done``); each worker's peak memory; photos processed exactly once (``bench.ingest.trace``:
+one committed processing run and one face step per photo, no face stored twice). A failed
+invariant is a row with ok=false, not a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from bench import Result, processes
+from bench.django_env import fresh_database, setup
+from bench.ingest import event, infra, loadgen, measure, trace
+from bench.ingest import uploader as upload_cli
+
+DEFAULT_SIZE = "5GB"
+SIZE = os.environ.get("BENCH_INGEST_SIZE") or DEFAULT_SIZE
+SEED = int(os.environ.get("BENCH_INGEST_SEED", "0"))
+LOAD_RATE = 15.0  # requests per second, studio and guests together
+CLIENT_TIMEOUT_S = 10.0
+KILL_AT = 0.40
+BROKER_RESTART_AT = 0.50
+WEB_WORKERS = 3
+POLL_S = 1.0
+PRINT_EVERY_S = 10.0
+STUDIO_SLUG = "bench-ingest"
+GALLERY_SLUG = "the-wedding"
+PASSWORD = "bench-password-not-secret"
+EMAIL = "owner@bench.example"
+CONTACTS = 300
+INVOICES = 60
+
+# Targets (the issue's promise, and this machine's measured figures with headroom).
+TARGET_API_MS = 1000  # no request over 1 s
+TARGET_RATIO = 0.10  # see the README: storage here is moto, in Python, on the same 2 cores
+TARGET_PROCESSED_S_PER_GB = 240
+TARGET_WORKER_MB = 1500
+
+
+def _seed():
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+    from django.utils import timezone
+
+    from accounts.models import Role, Studio
+    from galleries.models import Gallery
+    from picpick.testing.factories import (
+        ContactFactory,
+        GalleryFactory,
+        InvoiceFactory,
+        MembershipFactory,
+        StudioFactory,
+        StudioUsageFactory,
+        UserFactory,
+    )
+
+    studio = StudioFactory(name="Bench Studio", slug=STUDIO_SLUG, plan=Studio.Plan.BUSINESS)
+    owner = UserFactory(email=EMAIL)
+    # Hashed as the servers' settings hash (this process's test settings use a fast hasher
+    # they do not accept).
+    owner.password = PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
+    owner.save(update_fields=["password"])
+    MembershipFactory(studio=studio, user=owner, role=Role.OWNER)
+    StudioUsageFactory(studio=studio)
+    gallery = GalleryFactory(
+        studio=studio,
+        name="The wedding",
+        slug=GALLERY_SLUG,
+        status=Gallery.Status.PUBLISHED,
+        published_at=timezone.now(),
+    )
+    contacts = [ContactFactory(studio=studio) for _ in range(CONTACTS)]
+    for n in range(INVOICES):
+        InvoiceFactory(contact=contacts[n])
+    return studio, gallery
+
+
+def _loopback_mb_s(paths: list[Path]) -> float:
+    """The same files read and sent through one loopback TCP connection to a sink that drops
+    them: what this machine moves without any protocol, storage or hashing."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    received = [0]
+
+    def sink() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while chunk := conn.recv(1 << 20):
+                received[0] += len(chunk)
+
+    thread = threading.Thread(target=sink, daemon=True)
+    thread.start()
+    total = 0
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        for path in paths:
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    conn.sendall(chunk)
+                    total += len(chunk)
+    thread.join()
+    elapsed = time.perf_counter() - started
+    server.close()
+    return total / elapsed / 1e6
+
+
+def _server_env(*, database_url: str, redis: infra.RedisServer, s3, folder: Path, web: str):
+    from picpick.testing.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CELERY_", "DJANGO_", "PICPICK_", "AWS_", "THROTTLE_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.ingest.server_settings",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis.url,
+            "CACHE_KEY_PREFIX": "bench-ingest",
+            "PICPICK_VAR_DIR": str(folder / "var"),
+            "PICPICK_API_HOSTS": "127.0.0.1,localhost",
+            "PICPICK_BASE_DOMAIN": "localhost",
+            "PICPICK_PUBLIC_URL": web,
+            "PICPICK_SITE_SCHEME": "http",
+            "PICPICK_ALLOW_INSECURE_TRANSPORT": "true",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_SECURE_HSTS_SECONDS": "0",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "PICPICK_STORAGE": "s3",
+            "PICPICK_S3_BUCKET": BUCKET,
+            "PICPICK_S3_REGION": REGION,
+            "PICPICK_S3_ENDPOINT_URL": s3.endpoint,
+            "PICPICK_S3_ADDRESSING_STYLE": "path",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            # The load's guests all come from 127.0.0.1: one address standing for a crowd.
+            "THROTTLE_ANON": "100000/min",
+            trace.TRACE_ENV: str(folder / "trace.log"),
+        }
+    )
+    return env
+
+
+def _make_bucket(s3) -> None:
+    import boto3
+
+    from picpick.testing.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+
+class Token:
+    """The studio's access token for the load, renewed by logging in again when asked."""
+
+    def __init__(self, api: str) -> None:
+        self.api = api
+        self.lock = threading.Lock()
+        self.value = ""
+        self.renew()
+
+    def renew(self) -> None:
+        answer = httpx.post(
+            f"{self.api}/api/v1/auth/login/",
+            json={"email": EMAIL, "password": PASSWORD},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        self.value = answer.json()["access"]
+
+    def __call__(self, renew: bool) -> str:
+        with self.lock:
+            if renew:
+                self.renew()
+            return self.value
+
+
+def _targets(gallery_id: str) -> list[loadgen.Target]:
+    site = f"{STUDIO_SLUG}.localhost"
+    api = "/api/v1"
+    return [
+        loadgen.Target("studio.galleries", f"{api}/galleries/", studio=True),
+        loadgen.Target("guest.photos", f"{api}/public/galleries/{gallery_id}/photos/", host=site),
+        loadgen.Target(
+            "studio.photos", f"{api}/galleries/{gallery_id}/photos/?page_size=100", studio=True
+        ),
+        loadgen.Target("guest.page", f"/g/{GALLERY_SLUG}/", host=site),
+        loadgen.Target("studio.gallery", f"{api}/galleries/{gallery_id}/", studio=True),
+        loadgen.Target("studio.contacts", f"{api}/contacts/", studio=True),
+        loadgen.Target("guest.photos", f"{api}/public/galleries/{gallery_id}/photos/", host=site),
+        loadgen.Target("studio.invoices", f"{api}/invoices/", studio=True),
+    ]
+
+
+def _events_route_exists(gallery_id: str) -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(f"/api/v1/galleries/{gallery_id}/events/")
+    except Resolver404:
+        return False
+    return "gallery_id" in match.kwargs
+
+
+def _state(gallery) -> dict:
+    """Where the gallery stands, read from the database."""
+    from django.db.models import Count
+
+    from faces.models import PhotoFaceScan
+    from faces.pipeline import FACE_STEP_VERSION
+    from faces.selectors import grouping_status
+    from galleries.models import Photo
+
+    states = dict(
+        Photo.objects.filter(gallery=gallery).values_list("state").annotate(n=Count("id"))
+    )
+    scanned = PhotoFaceScan.objects.filter(
+        gallery_id=gallery.id, version__gte=FACE_STEP_VERSION
+    ).count()
+    return {
+        "photos": sum(states.values()),
+        "states": states,
+        "scanned": scanned,
+        "grouping": grouping_status(gallery=gallery).state,
+    }
+
+
+def _done(state: dict, files: int) -> bool:
+    states = state["states"]
+    ready = states.get("ready", 0)
+    return (
+        state["photos"] == files
+        and ready + states.get("failed", 0) == files
+        and state["scanned"] >= ready
+        and state["grouping"] in ("done", "off")
+    )
+
+
+def run() -> list[Result]:
+    total = measure.parse_size(SIZE)
+    folder = event.folder_for(total_bytes=total, seed=SEED)
+    measure.disk_check(
+        event.data_dir(),
+        needed=measure.disk_needed(total=total, cached=event.cached(folder)),
+    )
+    setup()
+    folder, paths = event.write_event(total_bytes=total, seed=SEED)
+    size = sum(path.stat().st_size for path in paths)
+    loopback = _loopback_mb_s(paths)
+    print(f"loopback copy of {measure.human(size)}: {loopback:.0f} MB/s", flush=True)
+    scratch = Path(os.environ.get("BENCH_INGEST_SCRATCH_DIR") or event.data_dir())
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=scratch) as work:
+        return _run(paths=paths, folder=folder, size=size, loopback=loopback, work=Path(work))
+
+
+def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
+    files = len(paths)
+    label = f"ingest.{measure.human(size).replace(' ', '')}_{files}_files"
+    logs = work / "logs"
+    logs.mkdir()
+    with fresh_database(), ExitStack() as stack:
+        from django.db import connection
+        from django.test import override_settings
+
+        from faces.models import Face
+        from galleries.models import Photo
+
+        _studio, gallery = _seed()
+        gallery_id = str(gallery.id)
+        connection.close()
+
+        redis = infra.RedisServer(work / "redis")
+        redis.start()
+        stack.callback(redis.stop)
+        # This process reads the clustering lock where the workers write it.
+        stack.enter_context(
+            override_settings(
+                CACHES={
+                    "default": {
+                        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": redis.url,
+                        "KEY_PREFIX": "bench-ingest",
+                    }
+                }
+            )
+        )
+        s3 = infra.StorageServer(work / "s3")
+        stack.callback(lambda: processes.kill_group(s3.process))
+        _make_bucket(s3)
+
+        web_port = infra.free_port()
+        env = _server_env(
+            database_url=processes.database_url(connection.settings_dict),
+            redis=redis,
+            s3=s3,
+            folder=work,
+            web=f"http://127.0.0.1:{web_port}",
+        )
+        (work / "var").mkdir()
+        servers: list = []
+        stack.callback(lambda: processes.stop(servers))
+        web_process, api = infra.gunicorn(env, logs / "web.log", workers=WEB_WORKERS)
+        servers.append(web_process)
+        if _events_route_exists(gallery_id):
+            asgi_process, _events_url = infra.uvicorn(env, logs / "events.log")
+            servers.append(asgi_process)
+        servers.append(infra.beat(env, logs / "beat.log", work / "var" / "celerybeat-schedule"))
+        sampler = infra.RssSampler()
+        workers = []
+        for number in range(2):
+            log = logs / f"worker{number}.log"
+            process = processes.start_worker(
+                env, log, name=f"ingest-{number}", queues="default,media,faces,billing"
+            )
+            workers.append((process, log))
+            servers.append(process)
+            sampler.watch(f"worker{number}", process)
+        processes.wait_ready(workers)
+        sampler.start()
+        stack.callback(sampler.stop)
+
+        home = work / "uploader"
+        upload_cli.login(home=home, api=api, email=EMAIL, password=PASSWORD)
+        token = Token(api)
+        load = loadgen.LoadGenerator(
+            base_url=api,
+            targets=_targets(gallery_id),
+            rate=LOAD_RATE,
+            token=token,
+            timeout=CLIENT_TIMEOUT_S,
+        )
+        push_log = logs / "push.log"
+        push_started = time.monotonic()
+        push = upload_cli.push(
+            home=home,
+            api=api,
+            email=EMAIL,
+            password=PASSWORD,
+            gallery_id=gallery_id,
+            folder=folder,
+            log=push_log,
+        )
+        servers.append(push)
+        load.start()
+        stack.callback(load.stop)
+
+        killed_at = restarted_at = None
+        broker_away_s = 0.0
+        push_rc = None
+        last_byte_wall = None
+        done_wall = None
+        deadline = push_started + 1800 + 4 * files
+        last_print = 0.0
+        while True:
+            time.sleep(POLL_S)
+            stats = s3.stats()
+            share = stats["bytes"] / size
+            if killed_at is None and share >= KILL_AT:
+                victim, _ = workers[0]
+                processes.kill_group(victim)
+                killed_at = time.monotonic() - push_started
+                log = logs / "worker2.log"
+                replacement = processes.start_worker(
+                    env, log, name="ingest-2", queues="default,media,faces,billing"
+                )
+                servers.append(replacement)
+                workers.append((replacement, log))
+                sampler.watch("worker2", replacement)
+                print(f"[{killed_at:.0f} s] worker0 SIGKILLed, worker2 started", flush=True)
+            if restarted_at is None and share >= BROKER_RESTART_AT:
+                broker_away_s = redis.restart()
+                restarted_at = time.monotonic() - push_started
+                print(
+                    f"[{restarted_at:.0f} s] redis-server restarted ({broker_away_s:.1f} s away)",
+                    flush=True,
+                )
+            if push_rc is None and push.poll() is not None:
+                push_rc = push.returncode
+                last_byte_wall = stats["last_ended"]
+                print(f"push exited {push_rc}", flush=True)
+            try:
+                state = _state(gallery)
+            except Exception as exc:  # the broker/cache restarting: asked again next time
+                print(f"state not read: {exc!r}", file=sys.stderr)
+                continue
+            now = time.monotonic()
+            if now - last_print >= PRINT_EVERY_S:
+                last_print = now
+                samples = load.snapshot()
+                worst = max((s.ms for s in samples if s.status), default=0)
+                print(
+                    f"[{now - push_started:.0f} s] {measure.human(stats['bytes'])} of "
+                    f"{measure.human(size)} in storage; photos {state['states']}, faces "
+                    f"scanned {state['scanned']}, grouping {state['grouping']}; load "
+                    f"{len(samples)} requests, worst {worst:.0f} ms",
+                    flush=True,
+                )
+            if push_rc is not None and _done(state, files):
+                done_wall = time.time()
+                break
+            if push_rc is not None and push_rc != 0 and state["photos"] < files:
+                print(f"push failed:\n{push_log.read_text()[-3000:]}", file=sys.stderr)
+                break
+            if now > deadline:
+                print(f"not done in time: {state}", file=sys.stderr)
+                break
+        samples = load.stop()
+        sampler.stop()
+        final = _state(gallery)
+        print(f"final: {final}", flush=True)
+
+        stats = s3.stats()
+        states = {
+            str(pid): state
+            for pid, state in Photo.objects.filter(gallery=gallery).values_list("id", "state")
+        }
+        boxes: dict[str, list] = {}
+        for pid, *box in Face.objects.filter(gallery=gallery, added_manually=False).values_list(
+            "photo_id", "left", "top", "right", "bottom"
+        ):
+            boxes.setdefault(str(pid), []).append(tuple(box))
+        verdict = measure.processed_once(
+            states=states, trace=trace.read(work / "trace.log"), face_boxes=boxes
+        )
+        people = final["grouping"]
+
+    summary = measure.summarise(samples)
+    window = (stats["last_ended"] or 0) - (stats["first_started"] or 0)
+    throughput = stats["bytes"] / window / 1e6 if window > 0 else 0.0
+    ratio = throughput / loopback if loopback else 0.0
+    processed_s = (done_wall - last_byte_wall) if done_wall and last_byte_wall else float("inf")
+    target_s = round(TARGET_PROCESSED_S_PER_GB * size / 1e9, 1)
+    peak = max(sampler.peak_mb.values(), default=0.0)
+    print(
+        f"load: {summary.requests} requests, {load.renewed} token renewals, 4xx "
+        f"{summary.other_errors}, connection errors {summary.errors}; slowest: "
+        + ", ".join(f"{s.kind} {s.status} {s.ms:.0f} ms" for s in summary.slowest),
+        flush=True,
+    )
+    print(
+        f"workers' peak memory (Pss, MB): {sampler.peak_mb}; largest single process "
+        f"(VmHWM, MB): {sampler.process_peak_mb}",
+        flush=True,
+    )
+    print(
+        f"exactly once: {verdict.once} of {files}; ready {verdict.ready}, failed "
+        f"{verdict.failed}, run twice {verdict.runs_twice[:5]}, no run "
+        f"{verdict.runs_none[:5]}, face step not once {verdict.faces_not_once[:5]}, "
+        f"duplicate faces {verdict.duplicate_faces[:5]}; grouping {people}; worker killed at "
+        f"{killed_at} s, broker restarted at {restarted_at} s ({broker_away_s:.1f} s away)",
+        flush=True,
+    )
+    return [
+        Result(
+            name=f"{label}.upload_throughput",
+            value=round(throughput, 1),
+            unit="MB/s",
+            target=round(TARGET_RATIO * loopback, 1),
+            ok=ratio >= TARGET_RATIO,
+        ),
+        Result(
+            name=f"{label}.loopback_copy (reference)",
+            value=round(loopback, 1),
+            unit="MB/s",
+            target=0,
+            ok=True,
+        ),
+        Result(
+            name=f"{label}.upload_over_loopback",
+            value=round(ratio, 3),
+            unit="ratio",
+            target=TARGET_RATIO,
+            ok=ratio >= TARGET_RATIO,
+        ),
+        Result(
+            name=f"{label}.api_p50_during_ingest (reference)",
+            value=round(summary.p50_ms, 1),
+            unit="ms",
+            target=TARGET_API_MS,
+            ok=True,
+        ),
+        Result.at_most(f"{label}.api_p99_during_ingest", summary.p99_ms, "ms", TARGET_API_MS),
+        Result.at_most(f"{label}.api_max_during_ingest", summary.max_ms, "ms", TARGET_API_MS),
+        Result.at_most(f"{label}.api_timeouts", summary.timeouts + summary.errors, "requests", 0),
+        Result.at_most(f"{label}.api_5xx", summary.server_errors, "requests", 0),
+        Result.at_most(
+            f"{label}.last_byte_to_all_processed_and_grouped",
+            round(processed_s, 1) if processed_s != float("inf") else 1e9,
+            "s",
+            target_s,
+        ),
+        Result.at_most(f"{label}.worker_peak_memory", peak, "MB", TARGET_WORKER_MB),
+        Result(
+            name=f"{label}.photos_processed_exactly_once",
+            value=verdict.once,
+            unit="photos",
+            target=files,
+            ok=verdict.once == files,
+        ),
+    ]
