@@ -8,6 +8,8 @@ class FacesConfig(AppConfig):
     def ready(self) -> None:
         from accounts.services import STUDIO_FACES_SWITCH_HOOKS
         from faces import pipeline, services
+        from faces.selectors.progress import gallery_face_counts
+        from galleries.selectors.progress import PROGRESS_HOOKS
         from galleries.services.galleries import GALLERY_DELETE_HOOKS, GALLERY_FACES_SWITCH_HOOKS
         from galleries.services.photos import PHOTO_DELETE_HOOKS, PhotoDeleteHook
         from galleries.services.processing import DECODED_HOOKS
@@ -21,6 +23,7 @@ class FacesConfig(AppConfig):
         _register(STUDIO_FACES_SWITCH_HOOKS, services.studio_faces_switched)
         _register(GALLERY_FACES_SWITCH_HOOKS, services.gallery_faces_switched)
         _register(GALLERY_DELETE_HOOKS, services.gallery_deleting)
+        _register(PROGRESS_HOOKS, gallery_face_counts)
         # The face step runs on the decode the media step already made.
         if pipeline.decoded_hook not in DECODED_HOOKS:
             DECODED_HOOKS.append(pipeline.decoded_hook)

@@ -11,6 +11,7 @@ from galleries.apis.galleries import (
 )
 from galleries.apis.photos import PhotoBulkApi, PhotoDetailApi, PhotoListApi, PhotoReorderApi
 from galleries.apis.processing import GalleryReprocessApi
+from galleries.apis.progress import GalleryEventsApi, GalleryEventsTicketApi, GalleryProgressApi
 from galleries.apis.uploads import (
     UploadBatchCompleteApi,
     UploadBatchDetailApi,
@@ -65,6 +66,17 @@ urlpatterns = [
         "galleries/<uuid:gallery_id>/reprocess/",
         GalleryReprocessApi.as_view(),
         name="gallery-reprocess",
+    ),
+    path(
+        "galleries/<uuid:gallery_id>/progress/",
+        GalleryProgressApi.as_view(),
+        name="gallery-progress",
+    ),
+    path("galleries/<uuid:gallery_id>/events/", GalleryEventsApi.as_view(), name="gallery-events"),
+    path(
+        "galleries/<uuid:gallery_id>/events/ticket/",
+        GalleryEventsTicketApi.as_view(),
+        name="gallery-events-ticket",
     ),
     path("watermarks/", WatermarkListApi.as_view(), name="watermark-list"),
     path("watermarks/<uuid:watermark_id>/", WatermarkDetailApi.as_view(), name="watermark-detail"),

@@ -105,6 +105,7 @@ WRITES = [
     W("DELETE", "photos/<uuid:photo_id>/", P.PHOTO_DELETE),
     W("POST", "galleries/<uuid:gallery_id>/downloads/", P.GALLERY_VIEW, body={}),
     W("POST", "galleries/<uuid:gallery_id>/reprocess/", P.GALLERY_EDIT, body={"scope": "failed"}),
+    W("POST", "galleries/<uuid:gallery_id>/events/ticket/", P.GALLERY_VIEW),
     W("POST", "watermarks/", P.STUDIO_EDIT, body={"name": "W"}),
     W("PATCH", "watermarks/<uuid:watermark_id>/", P.STUDIO_EDIT, body={"text": "x"}),
     W("DELETE", "watermarks/<uuid:watermark_id>/", P.STUDIO_EDIT),
