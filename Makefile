@@ -10,7 +10,7 @@ EXTRAS := $(if $(findstring mysql,$(DATABASE_URL)),--extra mysql,)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run worker test lint format checks bench clean
+.PHONY: install run worker test lint format checks bench bench-ingest clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -72,6 +72,12 @@ checks: $(UV)
 ## Benchmarks: writes bench/results.json and prints a table.
 bench: install
 	$(PY) -m bench
+
+## The event proof, opt-in (minutes; about twice the event's size in disk): the uploader pushes
+## real DNG files to the whole service under load and faults. `make bench-ingest SIZE=50GB`;
+## set DATABASE_URL=mysql://... for the production path. Its rows join bench/results.json.
+bench-ingest: install
+	$(PY) -m bench ingest $(if $(SIZE),--size $(SIZE),)
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache
