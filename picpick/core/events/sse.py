@@ -52,6 +52,7 @@ POLL_SECONDS = 1.0
 EVENT_NAME = "progress"
 KEEPALIVE = b": keep-alive\n\n"
 READ_COUNT = 100
+CLIENT_NAME = "picpick-event-stream"  # what an open stream's Redis connection shows in CLIENT LIST
 
 
 def _retry() -> bytes:
@@ -122,6 +123,10 @@ def _snapshot_data_released(snapshot: SnapshotFn) -> str:
         connection.close()
 
 
+def _release_connection() -> None:
+    connection.close()  # looked up in the thread it runs in: each thread has its own
+
+
 def _fallback_id(previous: str | None, data: str) -> str:
     now_ms = int(time.time() * 1000)
     before = _stream_id((previous or "").split("-")[0] + "-0")
@@ -148,6 +153,7 @@ def _sync_redis(topic: str, snapshot: SnapshotFn, resume: str | None) -> Iterato
         bus.redis_url(),
         socket_connect_timeout=bus.REDIS_TIMEOUT_SECONDS,
         socket_timeout=HEARTBEAT_SECONDS + 10,
+        client_name=CLIENT_NAME,
     )
     try:
         yield _retry()
@@ -217,6 +223,7 @@ async def _async_redis(
         bus.redis_url(),
         socket_connect_timeout=bus.REDIS_TIMEOUT_SECONDS,
         socket_timeout=HEARTBEAT_SECONDS + 10,
+        client_name=CLIENT_NAME,
     )
     try:
         yield _retry()
@@ -286,7 +293,7 @@ async def _async_stream(
 ) -> AsyncIterator[bytes]:
     # The view ran on this request's own thread, whose database connection would otherwise
     # sit idle for the stream's whole life.
-    await sync_to_async(connection.close)()
+    await sync_to_async(_release_connection)()
     inner = _async_redis(topic, snapshot, resume) if use_redis else _async_poll(snapshot, resume)
     try:
         async for chunk in inner:
