@@ -11,3 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "picpick.settings.local")
 app = Celery("picpick")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Request ids carried into tasks, a log line and metrics per task, the worker's metrics port.
+import picpick.core.observability.tasks  # noqa: E402, F401  (connects its signal handlers)

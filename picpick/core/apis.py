@@ -31,6 +31,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
 from picpick.core.errors import Forbidden
+from picpick.core.observability.context import set_studio_id
 
 if TYPE_CHECKING:
     from accounts.models import Membership, Studio
@@ -103,6 +104,7 @@ class StudioAPIView(APIView):
         if membership.studio.is_deleted:
             raise Forbidden("This studio has been deleted.", code="studio_deleted")
         self.membership = membership
+        set_studio_id(membership.studio_id)  # every log line of the request (and its tasks)
         needed = self.permissions.get(request.method)
         if needed is None and request.method in ("HEAD", "OPTIONS"):
             needed = self.permissions.get("GET")

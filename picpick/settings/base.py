@@ -14,6 +14,7 @@ from kombu import Queue
 
 from picpick.core.clientaddr import trusted_proxies
 from picpick.core.env import env_bool, env_choice, env_int, env_list, env_str
+from picpick.core.observability.logs import logging_config
 from picpick.core.ratelimit import parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -52,7 +53,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: every other middleware and view may trust the host (and request.site) it sets.
+    # Before everything: the request id, one log line and the metrics of every request, those
+    # the host check refuses included (picpick.core.observability).
+    "picpick.core.observability.middleware.RequestObservabilityMiddleware",
+    # Then: every other middleware and view may trust the host (and request.site) it sets.
     "domains.middleware.HostRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -846,16 +850,13 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# --- Logging -------------------------------------------------------------------------------
+# --- Logging, metrics, tracing (picpick.core.observability) ---------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# "json": one JSON object a line (production's default); "plain": readable lines for a terminal.
+# Both carry the request id, and both pass the redaction filter.
+PICPICK_LOG_FORMAT = env_choice("PICPICK_LOG_FORMAT", "plain", {"plain", "json"})
 LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    **logging_config(level=LOG_LEVEL, json=PICPICK_LOG_FORMAT == "json"),
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.request": {"level": "WARNING"},
@@ -866,3 +867,13 @@ LOGGING = {
         "weasyprint.progress": {"level": "WARNING"},
     },
 }
+# /metrics on a host that is not internal answers to "Authorization: Bearer <this>" only
+# (empty: internal hosts only). 32+ random characters.
+PICPICK_METRICS_TOKEN = env_str("PICPICK_METRICS_TOKEN", "")
+if PICPICK_METRICS_TOKEN and len(PICPICK_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("PICPICK_METRICS_TOKEN must be at least 32 random characters.")
+# A Celery worker serves its metrics (all its pool's processes added up) on this port; 0: off.
+PICPICK_WORKER_METRICS_PORT = env_int("PICPICK_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
+# OpenTelemetry tracing: on when an OTLP endpoint is given (or PICPICK_OTEL=1, for the
+# exporter's default endpoint); off, nothing of it is even imported.
+PICPICK_OTEL = env_bool("PICPICK_OTEL", bool(env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "")))

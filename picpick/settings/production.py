@@ -2,11 +2,11 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from picpick.core.env import env_bool, env_int, env_list, env_str
+from picpick.core.env import env_bool, env_choice, env_int, env_list, env_str
 from picpick.core.secret_key import GENERATE, secret_key_problem
 
 from .base import *  # noqa: F403
-from .base import DATABASES, REDIS_URL
+from .base import DATABASES, LOGGING, REDIS_URL
 
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # required: refuses to start without it
@@ -24,7 +24,8 @@ if not REDIS_URL:
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^internal/"]
+# The load balancer's probes and Prometheus call web directly, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$", r"^internal/"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
@@ -56,3 +57,7 @@ EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+
+# One JSON object per log line for the log collector (PICPICK_LOG_FORMAT=plain to read them raw).
+PICPICK_LOG_FORMAT = env_choice("PICPICK_LOG_FORMAT", "json", {"plain", "json"})
+LOGGING["handlers"]["console"]["formatter"] = PICPICK_LOG_FORMAT
