@@ -283,7 +283,10 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _open_pillow(source, *, min_long_edge: int, max_pixels: int, kind: str) -> Decoded:
+def _open_pillow(
+    source, *, min_long_edge: int, max_pixels: int, kind: str, orientation: int | None = None
+) -> Decoded:
+    """Decode with Pillow; ``orientation`` overrides the file's own (a RAW's preview)."""
     # Pillow's decompression-bomb guard follows our cap: its default (~89 MP) would refuse a
     # 100 MP medium-format JPEG that the cap allows. Pillow refuses from the header alone what
     # is over twice the cap; between the cap and that, its warning is replaced by the readable
@@ -307,7 +310,8 @@ def _open_pillow(source, *, min_long_edge: int, max_pixels: int, kind: str) -> D
         exif = image.getexif()  # PNG reads its trailing chunks for it: a broken file fails here
     except (OSError, SyntaxError, ValueError, struct.error):
         exif = Image.Exif()  # the decode below reports the damage
-    orientation = exif.get(0x0112, 1)
+    if orientation is None:
+        orientation = exif.get(0x0112, 1)
     upright = (image.height, image.width) if orientation in (5, 6, 7, 8) else image.size
     long_edge = max(image.size)
     if image.format == "JPEG" and long_edge > min_long_edge:
@@ -334,10 +338,81 @@ def _open_pillow(source, *, min_long_edge: int, max_pixels: int, kind: str) -> D
     )
 
 
-_RAW_FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
+# LibRaw's ``sizes.flip`` (dcraw's bits: 1 mirror, 2 upside down, 4 transposed) for each EXIF
+# orientation; LibRaw maps the TIFF tag through "50132467"[orientation & 7].
+_RAW_FLIP_TO_ORIENTATION = {0: 1, 1: 2, 3: 3, 2: 4, 4: 5, 6: 6, 7: 7, 5: 8}
+# Developing the mosaic (half size: one pixel per 2×2 CFA block, no interpolation, ~4× less
+# work than a full demosaic and still 3000 px wide at 24 MP; full size only for a RAW too
+# small for that). The camera's white balance (DNG:
+# AsShotNeutral) and its colour matrix to sRGB; no auto-brightening, so a frame keeps the
+# exposure the photographer chose and the shots of a series keep their relative brightness
+# (LibRaw's default lifts each frame until 1% of it clips); the sRGB curve, since every
+# derivative is sRGB (LibRaw's default is BT.709's).
+_DEVELOP = {
+    "half_size": True,
+    "use_camera_wb": True,
+    "no_auto_bright": True,
+    "gamma": (2.4, 12.92),
+    "output_bps": 8,
+}
+
+
+def _raw_metadata(path: Path) -> Metadata:
+    """Capture time, camera, lens and exposure from the TIFF tags of a TIFF-based RAW (DNG,
+    NEF, ARW, CR2): IFD0 and its Exif IFD, read in place without decoding any pixels. LibRaw
+    reads them too but rawpy does not hand them over."""
+    try:
+        with path.open("rb") as stream, warnings.catch_warnings():
+            # Pillow warns of each tag it skips in a broken IFD; the tags read are what counts.
+            warnings.simplefilter("ignore")
+            if sniff(stream.read(MAGIC_BYTES_NEEDED)) not in ("tiff", "cr2"):
+                return Metadata()
+            stream.seek(0)
+            exif = Image.Exif()
+            exif.load_from_fp(stream)
+            return read_metadata(exif)  # reads the Exif IFD through the open stream
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError, struct.error):
+        return Metadata()  # malformed tags: the photo still decodes, without its metadata
+
+
+def _preview_metadata(meta: Metadata) -> Metadata:
+    """The EXIF of a RAW's preview, for RAWs whose own tags we do not read (CR3, RAF...).
+
+    When the embedded JPEG has no EXIF first thing, LibRaw hands it out with an EXIF block of
+    its own making: Make, Model and a DateTime from its parse, the Unix epoch (in the worker's
+    local time) when it found no time. That is no capture time.
+    """
+    if meta.captured_at is not None and meta.captured_at.year <= 1970:
+        meta.captured_at = None
+    return meta
+
+
+def _raw_preview(raw, *, min_long_edge: int, max_pixels: int, orientation: int) -> Decoded | None:
+    """The RAW's embedded JPEG, upright, when there is one that decodes; else None."""
+    import rawpy
+
+    try:
+        thumb = raw.extract_thumb()
+    except rawpy.LibRawError:  # none, an unsupported kind, or a broken one: develop instead
+        return None
+    if thumb.format != rawpy.ThumbFormat.JPEG:
+        return None
+    try:
+        return _open_pillow(
+            io.BytesIO(thumb.data),
+            min_long_edge=min_long_edge,
+            max_pixels=max_pixels,
+            kind="raw-preview",
+            orientation=orientation,
+        )
+    except ImageRejected:
+        return None  # a damaged preview does not condemn the mosaic beside it
 
 
 def _decode_raw(path: Path, *, min_long_edge: int, max_pixels: int) -> Decoded:
+    """The embedded preview when it is large enough for every derivative, else the mosaic
+    developed at half size. Either way upright by the RAW header's orientation: cameras store
+    the preview as the sensor saw it, without an orientation of its own."""
     import rawpy  # heavy import, only for RAW
 
     try:
@@ -347,31 +422,26 @@ def _decode_raw(path: Path, *, min_long_edge: int, max_pixels: int) -> Decoded:
     with raw:
         sizes = raw.sizes
         _check_pixels(sizes.width, sizes.height, max_pixels)
-        flip = sizes.flip
-        upright = (sizes.height, sizes.width) if flip in (5, 6) else (sizes.width, sizes.height)
-        metadata = Metadata()
+        orientation = _RAW_FLIP_TO_ORIENTATION.get(sizes.flip, 1)
+        upright = (sizes.height, sizes.width) if sizes.flip & 4 else (sizes.width, sizes.height)
+        metadata = _raw_metadata(path)
+        preview = _raw_preview(
+            raw, min_long_edge=min_long_edge, max_pixels=max_pixels, orientation=orientation
+        )
+        if preview is not None:
+            if not (metadata.captured_at or metadata.camera):
+                metadata = _preview_metadata(preview.metadata)
+            if max(preview.image.size) >= min(min_long_edge, max(upright)):
+                return Decoded(preview.image, upright[0], upright[1], metadata, "raw-preview")
+        # Half size unless that would leave the working image short of its edge (a small RAW).
+        half = max(upright) // 2 >= min_long_edge
         try:
-            thumb = raw.extract_thumb()
-        except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-            thumb = None
-        except rawpy.LibRawError:
-            thumb = None
-        if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
-            preview = _open_pillow(
-                io.BytesIO(thumb.data),
-                min_long_edge=min_long_edge,
-                max_pixels=max_pixels,
-                kind="raw-preview",
-            )
-            metadata = preview.metadata
-            image = preview.image
-            # The embedded JPEG rarely carries the orientation; the RAW header does.
-            if image.width > image.height and upright[0] < upright[1]:
-                image = _orient(image, _RAW_FLIP_TO_ORIENTATION.get(flip, 1))
-            if max(image.size) >= min(min_long_edge, max(upright)):
-                return Decoded(image, upright[0], upright[1], metadata, "raw-preview")
-        try:
-            rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
+            # LibRaw applies the orientation itself.
+            rgb = raw.postprocess(**(_DEVELOP | {"half_size": half}))
+        except rawpy.LibRawIOError as exc:
+            raise ImageRejected(
+                "truncated", "The RAW file ends early: its sensor data could not be read."
+            ) from exc
         except rawpy.LibRawError as exc:
             raise ImageRejected(
                 "no_preview", f"The RAW file has no usable preview and cannot be developed: {exc}"

@@ -112,17 +112,17 @@ def test_capture_time_without_offset_is_in_the_studios_zone(local_storage, galle
     assert photo.captured_at == dt.datetime(2025, 6, 14, 19, 30, tzinfo=dt.UTC)  # EDT is -4
 
 
-# --- RAW (LibRaw cannot read a RAW we could synthesise; rawpy.imread is faked) ---------------
+# --- RAW: real DNGs through LibRaw are in test_raw_real.py; here, what a real file can't do -----
 class FakeSizes:
     def __init__(self, width, height, flip=0):
         self.width, self.height, self.flip = width, height, flip
 
 
 class FakeRaw:
-    def __init__(self, *, thumb: bytes | None, postprocess_error: bool = False):
+    """A RAW that LibRaw opens but cannot develop, and that has no preview."""
+
+    def __init__(self):
         self.sizes = FakeSizes(6000, 4000)
-        self.thumb = thumb
-        self.postprocess_error = postprocess_error
 
     def __enter__(self):
         return self
@@ -133,47 +133,12 @@ class FakeRaw:
     def extract_thumb(self):
         import rawpy
 
-        if self.thumb is None:
-            raise rawpy.LibRawNoThumbnailError()
-
-        class Thumb:
-            format = rawpy.ThumbFormat.JPEG
-            data = self.thumb
-
-        return Thumb()
+        raise rawpy.LibRawNoThumbnailError()
 
     def postprocess(self, **kwargs):
-        import numpy
         import rawpy
 
-        if self.postprocess_error:
-            raise rawpy.LibRawDataError()
-        return numpy.full((2000, 3000, 3), 120, dtype=numpy.uint8)
-
-
-def test_raw_uses_its_embedded_preview(local_storage, gallery_a, alice, monkeypatch):
-    import rawpy
-
-    monkeypatch.setattr(
-        rawpy, "imread", lambda path: FakeRaw(thumb=jpeg((3000, 2000), exif=camera_exif()))
-    )
-    photo = upload(gallery_a, alice, b"II*\x00" + b"\x00" * 4000, "DSC_0001.NEF")
-    assert photo_process_ensure(photo_id=photo.id) == Outcome.PROCESSED
-    photo.refresh_from_db()
-    assert (photo.width, photo.height) == (6000, 4000)  # the sensor's size, not the preview's
-    assert photo.camera == "Canon EOS R5"
-    assert photo.derivatives["preview"]["width"] == 2048
-
-
-def test_raw_without_a_preview_is_demosaiced(local_storage, gallery_a, alice, monkeypatch):
-    import rawpy
-
-    monkeypatch.setattr(rawpy, "imread", lambda path: FakeRaw(thumb=None))
-    photo = upload(gallery_a, alice, b"II*\x00" + b"\x00" * 4000, "DSC_0002.DNG")
-    assert photo_process_ensure(photo_id=photo.id) == Outcome.PROCESSED
-    photo.refresh_from_db()
-    assert photo.state == Photo.State.READY
-    assert photo.derivatives["preview"]["width"] == 2048
+        raise rawpy.LibRawDataError()
 
 
 def test_raw_without_a_preview_that_cannot_be_developed_fails(
@@ -181,7 +146,7 @@ def test_raw_without_a_preview_that_cannot_be_developed_fails(
 ):
     import rawpy
 
-    monkeypatch.setattr(rawpy, "imread", lambda path: FakeRaw(thumb=None, postprocess_error=True))
+    monkeypatch.setattr(rawpy, "imread", lambda path: FakeRaw())
     photo = upload(gallery_a, alice, b"II*\x00" + b"\x00" * 4000, "DSC_0003.ARW")
     assert photo_process_ensure(photo_id=photo.id) == Outcome.FAILED
     photo.refresh_from_db()
