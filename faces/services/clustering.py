@@ -28,6 +28,7 @@ from faces.embedding import matrix_from_bytes, to_bytes
 from faces.lock_objects import face_index_lock
 from faces.models import Face, FaceRejection, GalleryFaceIndex, Person
 from galleries.models import Gallery, Photo
+from galleries.services.progress import gallery_progress_changed
 from picpick.core.errors import Conflict, Unprocessable
 
 THRESHOLD = clustering.DEFAULT_THRESHOLD
@@ -327,6 +328,7 @@ def gallery_cluster_run(*, gallery_id: uuid.UUID | str) -> str:
         return "incremental"
     finally:
         cache.delete(_running_key(gallery_id))
+        gallery_progress_changed(gallery_id=gallery.id)  # people grouped
 
 
 def galleries_cluster_sweep() -> int:

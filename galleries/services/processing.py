@@ -57,6 +57,8 @@ from galleries import imaging, keys
 from galleries.imaging import Decoded, DerivativeSpec, ImageRejected
 from galleries.lock_objects import gallery_lock
 from galleries.models import Gallery, Photo, Watermark
+from galleries.services.progress import gallery_progress_changed
+from picpick.core.observability import metrics
 from picpick.core.storage import ObjectNotFound, ObjectStorage, StorageError, get_storage
 
 logger = logging.getLogger(__name__)
@@ -273,7 +275,16 @@ def _fail(photo: Photo, code: str, message: str, storage: ObjectStorage | None =
             "processed_at",
         ],
     )
+    metrics.photo_processed(outcome="failed", source=_file_kind(photo))
     return Outcome.FAILED
+
+
+def _file_kind(photo: Photo) -> str:
+    """What a failed photo was, for the metrics: "raw" or its extension (a bounded set)."""
+    ext = imaging.extension_of(photo.filename)
+    if ext in imaging.RAW_EXTENSIONS:
+        return "raw"
+    return imaging.FORMATS[ext][0] if ext in imaging.FORMATS else "other"
 
 
 def _retry_or_fail(photo: Photo, exc: Exception, storage: ObjectStorage) -> Outcome:
@@ -344,7 +355,9 @@ def photo_process_ensure(*, photo_id: uuid.UUID | str) -> Outcome:
     if photo is None:
         return Outcome.MISSING
     if claimed:
-        return _process(photo)
+        outcome = _process(photo)  # a transient error raises: the counts did not move
+        gallery_progress_changed(gallery_id=photo.gallery_id)
+        return outcome
     if photo.state != Photo.State.READY:
         return Outcome.SKIPPED
     outcome = Outcome.SKIPPED
@@ -355,6 +368,7 @@ def photo_process_ensure(*, photo_id: uuid.UUID | str) -> Outcome:
         if due:
             rerun = _rerun_hooks(photo, due)
             outcome = rerun if rerun != Outcome.SKIPPED else outcome
+            gallery_progress_changed(gallery_id=photo.gallery_id)  # faces found again
     return outcome
 
 
@@ -455,6 +469,7 @@ def _process(photo: Photo) -> Outcome:
     if not mark:  # a watermarked preview of a previous run must not outlive its watermark
         _delete_objects(storage, _derivative_keys(photo, [PREVIEW_WM.name]), photo=photo)
     _run_hooks(photo, decoded)
+    metrics.photo_processed(outcome="ready", source=decoded.source)
     return Outcome.PROCESSED
 
 
@@ -621,6 +636,7 @@ def gallery_reprocess(*, gallery: Gallery, by: User | None, scope: ReprocessScop
                 updated_at=now,
             )
     photos_enqueue(ids)
+    gallery_progress_changed(gallery_id=gallery.id)
     return len(ids)
 
 

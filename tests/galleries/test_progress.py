@@ -20,8 +20,15 @@ from galleries.services.progress import gallery_progress_changed
 from picpick.core import events
 from picpick.core.events import bus
 from picpick.core.events.tickets import ticket_issue, ticket_read
-from picpick.testing.factories import FaceFactory, PersonFactory, PhotoFactory
+from picpick.testing.factories import (
+    FaceFactory,
+    GalleryFaceIndexFactory,
+    PersonFactory,
+    PhotoFactory,
+)
 from tests.galleries.conftest import error_code
+from tests.processing.conftest import jpeg
+from tests.uploads.conftest import complete, declare, put, start
 
 pytestmark = pytest.mark.django_db
 
@@ -176,12 +183,27 @@ def test_a_ticket_dies_with_the_membership_and_with_revoked_tokens(
 
 
 # --- Publishing ------------------------------------------------------------------------------
+class Recorded(list):
+    """Topics published, with the snapshot each would carry (the transport itself is tested
+    below with Redis)."""
+
+    snapshots: list
+
+    def last(self) -> dict:
+        return self.snapshots[-1]()
+
+
 @pytest.fixture
-def published(monkeypatch) -> list[str]:
-    """Topics published (the transport itself is tested below with Redis)."""
-    topics: list[str] = []
+def published(monkeypatch) -> Recorded:
+    topics = Recorded()
+    topics.snapshots = []
+
+    def submit(topic, snapshot):
+        topics.append(topic)
+        topics.snapshots.append(snapshot)
+
     monkeypatch.setattr(bus, "redis_url", lambda: "redis://recorded")
-    monkeypatch.setattr(bus._coalescer, "submit", lambda topic, snapshot: topics.append(topic))
+    monkeypatch.setattr(bus._coalescer, "submit", submit)
     return topics
 
 
@@ -280,3 +302,37 @@ def test_processes_share_one_gate(gallery_a, monkeypatch):
     assert [json.loads(e[1][b"data"]) for e in client.xrange(bus.stream_key(topic))] == [
         {"photos": 7}
     ]
+
+
+# --- Where the counts move -------------------------------------------------------------------
+def test_an_upload_completed_and_its_photo_processed_each_publish(
+    alice_client, gallery_a, local_storage, published, django_capture_on_commit_callbacks
+):
+    body = jpeg()
+    response = start(alice_client, gallery_a, [declare("IMG_0001.jpg", body)])
+    assert response.status_code == 201
+    upload = response.json()["files"][0]
+    put(upload["urls"][0], body)
+    topic = gallery_progress_topic(gallery_a.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        # Processing is queued after the commit and runs eagerly here, as a worker would.
+        assert complete(alice_client, upload["upload_id"]).status_code == 200
+    assert published == [topic, topic]  # the upload completed; the photo processed
+    last = published.last()
+    assert (last["uploaded"], last["processed"], last["bytes_uploaded"]) == (1, 1, len(body))
+
+
+def test_a_reprocess_and_a_clustering_run_publish(
+    gallery_a, alice, published, monkeypatch, django_capture_on_commit_callbacks
+):
+    from faces.services.clustering import gallery_cluster_run
+    from galleries.services import processing
+
+    monkeypatch.setattr(processing, "photos_enqueue", lambda ids: None)
+    PhotoFactory(gallery=gallery_a, state=Photo.State.FAILED)
+    GalleryFaceIndexFactory(gallery=gallery_a, dirty=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert processing.gallery_reprocess(gallery=gallery_a, by=alice, scope="failed") == 1
+        assert gallery_cluster_run(gallery_id=gallery_a.id) == "incremental"
+    assert published == [gallery_progress_topic(gallery_a.id)] * 2
+    assert published.last()["processing"] == 1

@@ -20,6 +20,7 @@ from galleries.imaging import (
 from galleries.lock_objects import gallery_lock
 from galleries.models import Gallery, Photo, Upload
 from galleries.services.counters import counters_apply
+from galleries.services.progress import gallery_progress_changed
 from galleries.services.uploads.common import (
     FIRST_PART_URLS,
     CompleteOutcome,
@@ -28,6 +29,7 @@ from galleries.services.uploads.common import (
     upload_is_multipart,
 )
 from picpick.core.errors import ApplicationError, Conflict, Unprocessable
+from picpick.core.observability import metrics
 from picpick.core.storage import (
     InvalidPart,
     ObjectInfo,
@@ -196,6 +198,7 @@ def uploads_complete(
     }
     if to_claim:
         cleanup = _apply_verdicts(gallery=gallery, verdicts=to_claim)
+        gallery_progress_changed(gallery_id=gallery.id)
         if cleanup:
             _clean_storage(storage, cleanup)
 
@@ -261,6 +264,7 @@ def _apply_verdicts(
                 )
             )
             Photo.objects.filter(id__in=moved).update(state=Photo.State.UPLOADED, updated_at=now)
+            metrics.uploads_completed(files=len(ok), size=sum(claimed[uid].size for uid in ok))
             for photo_id in moved:
                 transaction.on_commit(
                     lambda pid=str(photo_id): photo_process.delay(pid), robust=True
