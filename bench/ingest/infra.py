@@ -119,6 +119,9 @@ class StorageServer:
     def stats(self) -> dict:
         return httpx.get(f"{self.endpoint}/__bench__/stats", timeout=10).json()
 
+    def reset(self) -> None:
+        httpx.get(f"{self.endpoint}/__bench__/reset", timeout=10).raise_for_status()
+
 
 def gunicorn(env: dict, log: Path, *, workers: int) -> tuple[subprocess.Popen, str]:
     """The WSGI app as compose serves it (sync workers, 30 s timeout)."""
@@ -200,6 +203,18 @@ def tree(pid: int) -> list[int]:
         pids.append(current)
         todo += _children(current)
     return pids
+
+
+def cpu_ticks(pid: int) -> int:
+    """CPU time used so far by a process and its children (clock ticks)."""
+    total = 0
+    for member in tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
 
 
 def _proc_kb(pid: int, file: str, field: str) -> int:

@@ -103,18 +103,20 @@ class LoadGenerator:
                 headers["Host"] = target.host
             if target.studio:
                 headers["Authorization"] = f"Bearer {self.token(attempt > 0)}"
+            at = time.time()
             started = time.perf_counter()
             try:
                 response = client.get(target.path, headers=headers)
             except httpx.TimeoutException:
-                return Sample(target.kind, 0, (time.perf_counter() - started) * 1000, timeout=True)
+                ms = (time.perf_counter() - started) * 1000
+                return Sample(target.kind, 0, ms, timeout=True, at=at)
             except httpx.TransportError:
-                return Sample(target.kind, 0, (time.perf_counter() - started) * 1000)
+                return Sample(target.kind, 0, (time.perf_counter() - started) * 1000, at=at)
             ms = (time.perf_counter() - started) * 1000
             if response.status_code == 401 and target.studio and attempt == 0:
                 # The access token lived its 10 minutes: renewed, asked again, not counted.
                 with self._lock:
                     self.renewed += 1
                 continue
-            return Sample(target.kind, response.status_code, ms)
-        return Sample(target.kind, 401, ms)
+            return Sample(target.kind, response.status_code, ms, at=at)
+        return Sample(target.kind, 401, ms, at=at)

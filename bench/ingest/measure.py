@@ -65,6 +65,7 @@ class Sample:
     status: int  # 0: no answer (timeout or connection error)
     ms: float
     timeout: bool = False
+    at: float = 0.0  # time.time() when it was sent
 
 
 @dataclass

@@ -28,10 +28,13 @@ from werkzeug.serving import make_server
 from picpick.testing.s3_server import S3PresignChecks
 
 STATS_PATH = "/__bench__/stats"
+RESET_PATH = "/__bench__/reset"
 
 
 class ByteCounter:
-    """WSGI middleware: bytes of every PUT body, first request start, last request end."""
+    """WSGI middleware: bytes of every presigned PUT (what clients send: single PUTs and
+    multipart parts; not the workers' own SDK writes of derivatives), the first one's start,
+    the last one's end."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -51,12 +54,20 @@ class ByteCounter:
                 "now": time.time(),
             }
 
+    def reset(self) -> None:
+        with self.lock:
+            self.bytes = self.puts = 0
+            self.first_started = self.last_ended = None
+
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == STATS_PATH:
+        if environ.get("PATH_INFO") == RESET_PATH:
+            self.reset()
+        if environ.get("PATH_INFO") in (STATS_PATH, RESET_PATH):
             body = json.dumps(self.stats()).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
-        if environ["REQUEST_METHOD"] != "PUT":
+        presigned = "X-Amz-Signature=" in environ.get("QUERY_STRING", "")
+        if environ["REQUEST_METHOD"] != "PUT" or not presigned:
             return self.app(environ, start_response)
         started = time.time()
         status: list[str] = []
