@@ -87,7 +87,8 @@ def test_every_dependency_is_a_service(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["web", "beat", "worker-default", "worker-media", "worker-faces", "worker-billing"]
+    "name",
+    ["web", "events", "beat", "worker-default", "worker-media", "worker-faces", "worker-billing"],
 )
 def test_everything_that_uses_the_schema_waits_for_migrations(name):
     assert SERVICES[name]["depends_on"]["migrate"] == {
@@ -124,6 +125,11 @@ def test_every_command_of_our_image_refers_to_something_that_exists(name):
         module_name, _, attribute = target.partition(":")
         module = importlib.import_module(module_name)
         assert hasattr(module, attribute or "application"), target
+    elif program == "uvicorn":
+        target = next(arg for arg in argv[1:] if not arg.startswith("-"))
+        module_name, _, attribute = target.partition(":")
+        module = importlib.import_module(module_name)
+        assert hasattr(module, attribute), target
     elif program == "python":
         assert argv[1] == "manage.py"
         assert (ROOT / "manage.py").exists()
@@ -331,7 +337,7 @@ def test_web_trusts_forwarding_headers_from_caddys_network_only():
     assert SERVICES["caddy"]["networks"] == ["edge"]
     assert set(SERVICES["web"]["networks"]) == {"default", "edge"}
     others = [n for n, s in SERVICES.items() if "edge" in (s.get("networks") or [])]
-    assert sorted(others) == ["caddy", "web"]
+    assert sorted(others) == ["caddy", "events", "web"]
     # gunicorn believes X-Forwarded-Proto from the same network, not from anyone.
     assert _option(_argv(SERVICES["web"]), "--forwarded-allow-ips") == subnet
     assert "CADDY_SUBNET" in _documented()
@@ -346,3 +352,42 @@ def test_caddy_writes_the_client_address_instead_of_passing_on_the_clients_heade
 def test_the_web_access_log_shows_the_client_not_caddy():
     log_format = _option(_argv(SERVICES["web"]), "--access-logformat")
     assert log_format is not None and log_format.startswith("%({x-forwarded-for}i)s ")
+
+
+# --- live progress: the event streams on their own ASGI service -------------------------------
+
+
+def test_the_event_streams_run_on_uvicorn_behind_caddy_unbuffered():
+    from django.urls import resolve
+
+    events = SERVICES["events"]
+    argv = _argv(events)
+    assert argv[:2] == ["uvicorn", "picpick.asgi:application"]
+    assert _option(argv, "--port") == "8001"
+    assert _default(_option(argv, "--workers")) == "2"
+    assert "--proxy-headers" in argv
+    subnet = COMPOSE["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert _option(argv, "--forwarded-allow-ips") == subnet
+    assert _environment(events)["PICPICK_TRUSTED_PROXIES"] == subnet
+    assert set(events["networks"]) == {"default", "edge"}
+    assert "8001" in [str(port) for port in events["expose"]]
+    assert "ports" not in events
+    assert "127.0.0.1:8001/healthz" in " ".join(events["healthcheck"]["test"])
+    assert SERVICES["caddy"]["depends_on"]["events"]["condition"] == "service_healthy"
+    assert "EVENTS_WORKERS" in _documented()
+
+    app = CADDY["(app)"]
+    match = re.search(r"path_regexp \w+ (\S+)", app)
+    assert match, "no route for the event streams"
+    route = re.compile(match[1])
+    stream = "/api/v1/galleries/01a25000-0000-7000-8000-000000000000/events/"
+    assert route.fullmatch(stream)
+    assert resolve(stream).url_name == "gallery-events"
+    assert not route.fullmatch(stream + "ticket/")  # the ticket, a POST, stays on web
+    assert "method GET" in app
+    block = app[app.index("handle @events") :]
+    block = block[: block.index("handle {")]
+    assert "reverse_proxy events:8001" in block
+    assert "flush_interval -1" in block
+    assert "encode" not in block  # compression would hold events back
+    assert "header_up X-Forwarded-For {client_ip}" in block
