@@ -172,15 +172,19 @@ def mosaic(
         out[row::2, col::2] = tables[colour][rgb[row::2, col::2, colour]]
     if noise > 0:
         # Read noise drawn for a quarter of the rows and repeated down the frame: it looks the
-        # same and costs a quarter of the draws (the per-file bytes differ all the same).
+        # same and costs a quarter of the draws (the per-file bytes differ all the same). It
+        # is added in place in uint16, wrapping: kept within ±BLACK_LEVEL, a sample plus its
+        # noise never leaves 0..65535, so the wrapped sum is the true one.
         rng = np.random.default_rng(seed)
-        rows = height // 4 + 1
+        rows = -(-height // 4)
         grain = rng.standard_normal((rows, width), dtype=np.float32)
         grain *= noise * WHITE_LEVEL
-        work = out.astype(np.int32)
-        work += np.tile(grain.astype(np.int16), (4, 1))[:height]
-        np.clip(work, 0, WHITE_LEVEL, out=work)
-        out = work.astype(np.uint16)
+        np.clip(grain, -BLACK_LEVEL, BLACK_LEVEL, out=grain)
+        step = grain.astype(np.int16).view(np.uint16)
+        for top in range(0, height, rows):
+            band = out[top : top + rows]
+            band += step[: band.shape[0]]
+        np.minimum(out, WHITE_LEVEL, out=out)
     return out
 
 
@@ -329,7 +333,7 @@ def write_dng(
             out.write(raw_ifd.pack(raw_at))
         out.write(exif.pack(exif_at))
         out.write(jpeg + b"\x00" * (len(jpeg) % 2))
-        out.write(raw.astype("<u2", copy=False).tobytes())
+        out.write(memoryview(np.ascontiguousarray(raw, dtype="<u2")).cast("B"))
     return path
 
 
