@@ -33,6 +33,7 @@ from faces.models import Face, FaceRejection, GalleryFaceIndex, Person, PhotoFac
 from galleries.imaging import Decoded
 from galleries.models import Gallery, Photo
 from galleries.services.processing import photos_enqueue, stuck_after
+from picpick.core.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,9 @@ def photo_faces_ensure(*, photo: Photo, decoded: Decoded) -> dict[str, int] | No
     """The face step of one processed photo; ``None`` when face recognition is off."""
     if not faces_enabled(photo=photo):
         return None
+    started = time.perf_counter()
     found = find_faces(decoded.image, scale=decoded.scale, config=face_config())
+    metrics.faces_detected(count=len(found), seconds=time.perf_counter() - started)
     return photo_faces_replace(photo=photo, found=found)
 
 

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from crm.urls.inquiries import public_urlpatterns as inquiries_public
 from picpick.core.errors import API_NOT_FOUND, api_not_found
+from picpick.core.observability.views import metrics_view, readyz
 from picpick.views import landing
 
 handler400 = "picpick.core.errors.json_400"
@@ -32,6 +33,9 @@ api_v1 = [
 urlpatterns = [
     path("", landing, name="landing"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    # Internal hosts, or a bearer token here; a 404 to anyone else (picpick.core.observability).
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("storage/", include("picpick.core.storage.urls")),

@@ -8,6 +8,7 @@ from django.urls import include, path, re_path
 
 from guests.urls import public_urlpatterns as guests_public
 from picpick.core.errors import API_NOT_FOUND, api_not_found
+from picpick.core.observability.views import readyz
 from picpick.urls import healthz
 
 guest_api = guests_public
@@ -19,6 +20,7 @@ handler500 = "picpick.core.errors.json_500"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     # The local storage backend serves its signed object URLs here too.
     path("storage/", include("picpick.core.storage.urls")),
     path("", include("crm.site_urls")),  # inquiry pages and the public inquiry API, before api/

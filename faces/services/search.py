@@ -27,6 +27,7 @@ from galleries import imaging
 from galleries.models import Gallery, Photo
 from picpick.core import ratelimit
 from picpick.core.errors import ApplicationError, Conflict, Unprocessable
+from picpick.core.observability import metrics
 from picpick.core.storage import get_storage
 
 
@@ -214,6 +215,7 @@ def selfie_search(*, gallery: Gallery, data: bytes, for_guest: bool) -> SelfieSe
     hits = search(index, selfie.embedding, threshold=match_distance())
     person_id = majority_person(index, hits)
     per_photo = best_per_photo(index, hits)[: settings.PICPICK_SELFIE_MAX_RESULTS]
+    metrics.selfie_searched(matched=bool(per_photo))
     person = None
     if person_id is not None:
         person = Person.objects.filter(id=person_id, gallery=gallery, hidden=False).first()

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+from picpick.core.observability import metrics
+
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -89,5 +91,6 @@ def take(limits: list[tuple[str, int]], *, window: int) -> int | None:
     retry_after = max(1, int((slot + 1) * window - now) + 1)
     for key, limit in limits:
         if _count(f"rate:{key}:{slot}", timeout=window + 5) > limit:
+            metrics.rate_limited(key=key)
             return retry_after
     return None

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 
+from celery.exceptions import Retry
 from celery.signals import (
     before_task_publish,
     task_failure,
@@ -75,12 +77,41 @@ def _task_started(task_id: str | None = None, task=None, **kwargs) -> None:
 
 @task_postrun.connect(dispatch_uid="picpick.observability.postrun")
 def _task_ended(task_id: str | None = None, task=None, state: str | None = None, **kwargs):
+    raised = sys.exc_info()[1]
+    if state is None and raised is not None and task is not None:
+        # An eager task raising with exceptions propagated (tests): Celery sends neither
+        # task_failure nor task_retry, and no state, only this, with the exception on its way.
+        if isinstance(raised, Retry):
+            metrics.TASK_RETRIES.labels(task=task.name).inc()
+            state = "RETRY"
+        else:
+            metrics.TASK_FAILURES.labels(task=task.name).inc()
+            state = "FAILURE"
+    _finish(task_id, task, state or "UNKNOWN")
+
+
+# A failure or a retry ends the run there: eager tasks that raise (tests, with exceptions
+# propagated) never reach postrun, and a worker's postrun then finds the run already finished.
+@task_failure.connect(dispatch_uid="picpick.observability.failure")
+def _task_failed(sender=None, task_id: str | None = None, **kwargs) -> None:
+    if sender is not None:
+        metrics.TASK_FAILURES.labels(task=sender.name).inc()
+        _finish(task_id, sender, "FAILURE")
+
+
+@task_retry.connect(dispatch_uid="picpick.observability.retry")
+def _task_retried(sender=None, request=None, **kwargs) -> None:
+    if sender is not None:
+        metrics.TASK_RETRIES.labels(task=sender.name).inc()
+        _finish(getattr(request, "id", None), sender, "RETRY")
+
+
+def _finish(task_id: str | None, task, state: str) -> None:
     started = _running.pop(task_id, None) if task_id else None
     if started is None or task is None:
         return
     begun, tokens = started
     elapsed = time.perf_counter() - begun
-    state = state or "UNKNOWN"
     metrics.TASK_RUNTIME.labels(task=task.name, state=state).observe(elapsed)
     runtime_ms = round(elapsed * 1000, 1)
     try:
@@ -101,18 +132,6 @@ def _task_ended(task_id: str | None = None, task=None, state: str | None = None,
         )
     finally:
         context.unbind(tokens)
-
-
-@task_failure.connect(dispatch_uid="picpick.observability.failure")
-def _task_failed(sender=None, **kwargs) -> None:
-    if sender is not None:
-        metrics.TASK_FAILURES.labels(task=sender.name).inc()
-
-
-@task_retry.connect(dispatch_uid="picpick.observability.retry")
-def _task_retried(sender=None, **kwargs) -> None:
-    if sender is not None:
-        metrics.TASK_RETRIES.labels(task=sender.name).inc()
 
 
 # --- The worker's own processes ------------------------------------------------------------------
