@@ -11,7 +11,8 @@ Measured, as in ``bench_processing``: what the worker does per photo besides sto
 database -- ``imaging.decode`` (JPEG: libjpeg's DCT scaling to 1/2; RAW preview: LibRaw opens
 the file and hands over the embedded JPEG, decoded the same way; RAW demosaic: LibRaw develops
 the mosaic at half size) plus ``render_derivatives`` (preview 2048 px, thumbnail 400 px) --
-in seconds per photo per core, best of three passes. The face step is left out, as in
+in seconds per photo per core, best of three passes; and the peak RSS of a fresh process
+decoding and rendering the RAWs of both paths. The face step is left out, as in
 ``bench_processing``: it runs on the decoded working image, whichever path made it, and
 ``bench_faces_e2e`` times it. Also the DNG writer's speed (the ingest benchmark writes its
 event with it).
@@ -26,7 +27,10 @@ two minutes.
 from __future__ import annotations
 
 import io
+import json
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +44,30 @@ TARGET_JPEG_S = 0.25  # bench_processing's target for the same work
 TARGET_PREVIEW_RATIO = 1.5
 TARGET_DEMOSAIC_S = 1.5
 TARGET_WRITER_MB_S = 50
+TARGET_RSS_MB = 400  # bench_processing's ceiling for a worker
 WRITER_FILES = 6
+ROOT = Path(__file__).resolve().parent.parent
+
+# A fresh interpreter decodes and renders the RAWs: its peak RSS is LibRaw's and Pillow's, not
+# the builder's (VmHWM: ru_maxrss would carry the parent's peak across fork + exec).
+DECODER = r"""
+import json, sys
+from pathlib import Path
+
+from bench.django_env import setup
+
+setup()
+from galleries.imaging import decode, render_derivatives
+from galleries.services.processing import PREVIEW, THUMB
+
+for name in json.loads(sys.argv[1]):
+    path = Path(name)
+    decoded = decode(path, filename=path.name, min_long_edge=2048, max_pixels=210_000_000)
+    render_derivatives(decoded, [PREVIEW, THUMB])
+    del decoded
+status = Path("/proc/self/status").read_text()
+print(int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1]))
+"""
 
 
 def _scene(seed: int):
@@ -100,6 +127,20 @@ def _writer_mb_per_second(folder: Path, image) -> float:
     return written / 1e6 / (time.perf_counter() - started)
 
 
+def _decode_peak_rss_mb(paths: list[Path]) -> float:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", DECODER, json.dumps([str(p) for p in paths])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the decoding process failed:\n{done.stderr[-3000:]}")
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
 def run() -> list[Result]:
     from bench.django_env import setup
     from galleries.imaging import decode
@@ -133,6 +174,7 @@ def run() -> list[Result]:
             if decoded.source != ("jpeg" if kind == "jpeg" else kind):
                 raise AssertionError(f"{files[0].name} was decoded as {decoded.source}")
         seconds = _seconds_per_photo(paths)
+        rss_mb = _decode_peak_rss_mb(paths["raw-preview"] + paths["raw-demosaic"])
         writer = _writer_mb_per_second(folder / "event", image)
     ratio = seconds["raw-preview"] / seconds["jpeg"]
     return [
@@ -147,6 +189,7 @@ def run() -> list[Result]:
         Result.at_most(
             "raw.demosaic_path_24mp", seconds["raw-demosaic"], "s/photo/core", TARGET_DEMOSAIC_S
         ),
+        Result.at_most("raw.decode_peak_rss (both paths)", rss_mb, "MB", TARGET_RSS_MB),
         Result(
             name="raw.dng_writer",
             value=round(writer, 1),
