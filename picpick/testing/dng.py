@@ -348,7 +348,9 @@ def _portraits() -> tuple[Image.Image, ...]:
 @contextmanager
 def _seeded_grain(seed: int) -> Iterator[None]:
     """Pillow's ``effect_noise`` (the scenes' sensor grain) draws from the C library's
-    unseeded ``rand()``; while this is open it draws the same Gaussian from ``seed``."""
+    unseeded ``rand()``; while this is open it draws the same Gaussian from ``seed``. It swaps
+    a module attribute, so a scene is built by one thread at a time (the builders here are
+    sequential)."""
     rng = np.random.default_rng(seed)
 
     def effect_noise(size: tuple[int, int], sigma: float) -> Image.Image:
