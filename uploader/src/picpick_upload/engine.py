@@ -303,9 +303,28 @@ class Engine:
                 result.interrupted = True
             for pool in (hash_pool, start_pool, file_pool, complete_pool):
                 pool.shutdown(wait=True, cancel_futures=True)
+            self._record_late_answers(result)
             result.bytes_sent = self.bytes_sent
             result.puts = self.stats.puts
         return result
+
+    def _record_late_answers(self, result: PushResult) -> None:
+        """After a stop: starts and completes answered while the loop was leaving are
+        recorded too (the next run would learn them again, but the summary should count them).
+        """
+        while True:
+            try:
+                kind, _, payload = self.events.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if kind == "started":
+                    self._after_start(payload, result)  # type: ignore[arg-type]
+                elif kind == "completed":
+                    for item, outcome in payload:  # type: ignore[union-attr]
+                        self._after_complete(item, outcome, result)
+            except Exception:  # recording is best effort here; the next run asks again
+                logger.exception("recording a late answer failed")
 
     # ------------------------------------------------------------------------------------
     def _guard(self, fn: Callable[..., None], *args: object) -> None:

@@ -159,8 +159,8 @@ class JsonReporter:
 
 class _LiveProgress(Progress):
     def __init__(self, owner: RichReporter, *columns: Any, **kwargs: Any) -> None:
+        self.owner = owner  # before Progress.__init__, which may render already
         super().__init__(*columns, **kwargs)
-        self.owner = owner
 
     def get_renderables(self) -> Iterable[RenderableType]:
         yield self.make_tasks_table(self.tasks)
