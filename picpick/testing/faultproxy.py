@@ -19,6 +19,7 @@ signed for the proxy's address (the Host header is passed through untouched).
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import threading
 import time
@@ -318,9 +319,22 @@ def _relay_response(
             buffer = buffer[need:]
             if size == 0:
                 return status, keep_alive
-    # Delimited by the end of the connection (a stream of events, an old server).
+    # Delimited by the end of the connection (a stream of events, an old server). A client
+    # that hangs up ends it too, so the upstream stream is closed at once, not at its next
+    # write.
     out(rest)
+    watched = [upstream] if client is None else [upstream, client]
     while True:
+        readable, _, _ = select.select(watched, [], [], 1.0)
+        if client is not None and client in readable:
+            try:
+                gone = client.recv(PIECE) == b""
+            except OSError:
+                gone = True
+            if gone:
+                return status, False
+        if upstream not in readable:
+            continue
         try:
             data = upstream.recv(PIECE)
         except OSError:
