@@ -78,6 +78,10 @@ CLIENT_TIMEOUT_S = 10.0
 KILL_AT = 0.40
 BROKER_RESTART_AT = 0.50
 WEB_WORKERS = 3
+QUEUES = "default,media,faces,billing"
+# 0: the workers compete for the CPU with the web as equals, as compose's containers do. On a
+# host shared by both, a lower priority (e.g. 10) keeps API latency from waiting on RAW decodes.
+WORKER_NICE = int(os.environ.get("BENCH_INGEST_WORKER_NICE", "0"))
 POLL_S = 1.0
 PRINT_EVERY_S = 10.0
 STUDIO_SLUG = "bench-ingest"
@@ -88,10 +92,19 @@ CONTACTS = 300
 INVOICES = 60
 
 # Targets (the promise, and this machine's measured figures with headroom).
-TARGET_API_MS = 1000  # no request over 1 s
-TARGET_RATIO = 0.10  # see the README: storage here is moto, in Python, on the same 2 cores
+TARGET_API_MS = 1000  # the promise: no request over 1 s
+# The uploader against what the storage server takes by itself (plain presigned PUTs of the
+# same files): at least half of it while two workers decode RAW files on the same 2 cores.
+# Against loopback the ratio is reported without a target: here storage is moto, in Python,
+# on those cores (~65 MB/s at best against ~500 MB/s through a socket), which caps it at ~0.13
+# whatever the client does; with real S3 the link is the limit.
 TARGET_CEILING_RATIO = 0.5
-TARGET_PROCESSED_S_PER_GB = 240
+# The killed worker's photo is taken back only once it is surely dead: the processing time
+# limit (150 s) plus the sweep's margin (60 s), at the next sweep (every 60 s here). On top of
+# that, a minute per GB for the backlog and the last debounced clustering run (30 s), about
+# twice what 5 GB took on the 2-core development machine.
+RECOVERY_S = 150 + 60 + 60
+TARGET_PROCESSED_S_PER_GB = 60
 TARGET_WORKER_MB = 1500
 
 
@@ -429,7 +442,7 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
         for number in range(2):
             log = logs / f"worker{number}.log"
             process = processes.start_worker(
-                env, log, name=f"ingest-{number}", queues="default,media,faces,billing"
+                env, log, name=f"ingest-{number}", queues=QUEUES, nice=WORKER_NICE
             )
             workers.append((process, log))
             servers.append(process)
@@ -469,15 +482,7 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
         push_log = logs / "push.log"
         push_started = time.monotonic()
         push_wall = time.time()
-        push = upload_cli.push(
-            home=home,
-            api=api,
-            email=EMAIL,
-            password=PASSWORD,
-            gallery_id=gallery_id,
-            folder=folder,
-            log=push_log,
-        )
+        push = upload_cli.push(home=home, gallery_id=gallery_id, folder=folder, log=push_log)
         servers.append(push)
 
         killed_at = restarted_at = None
@@ -515,7 +520,7 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
                 killed_name = busiest[1].stem
                 log = logs / "worker2.log"
                 replacement = processes.start_worker(
-                    env, log, name="ingest-2", queues="default,media,faces,billing"
+                    env, log, name="ingest-2", queues=QUEUES, nice=WORKER_NICE
                 )
                 servers.append(replacement)
                 workers.append((replacement, log))
@@ -589,7 +594,7 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
     throughput = stats["bytes"] / window / 1e6 if window > 0 else 0.0
     ratio = throughput / loopback if loopback else 0.0
     processed_s = (done_wall - last_byte_wall) if done_wall and last_byte_wall else float("inf")
-    target_s = round(TARGET_PROCESSED_S_PER_GB * size / 1e9, 1)
+    target_s = round(RECOVERY_S + TARGET_PROCESSED_S_PER_GB * size / 1e9, 1)
     peak = max(sampler.peak_mb.values(), default=0.0)
     print(
         f"load: {summary.requests} requests, {load.renewed} token renewals, 4xx "
@@ -621,8 +626,8 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
             name=f"{label}.upload_throughput",
             value=round(throughput, 1),
             unit="MB/s",
-            target=round(TARGET_RATIO * loopback, 1),
-            ok=ratio >= TARGET_RATIO,
+            target=round(TARGET_CEILING_RATIO * ceiling, 1),
+            ok=ceiling > 0 and throughput / ceiling >= TARGET_CEILING_RATIO,
         ),
         Result(
             name=f"{label}.loopback_copy (reference)",
@@ -646,11 +651,11 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
             ok=ceiling > 0 and throughput / ceiling >= TARGET_CEILING_RATIO,
         ),
         Result(
-            name=f"{label}.upload_over_loopback",
+            name=f"{label}.upload_over_loopback (reference)",
             value=round(ratio, 3),
             unit="ratio",
-            target=TARGET_RATIO,
-            ok=ratio >= TARGET_RATIO,
+            target=0,
+            ok=True,
         ),
         Result(
             name=f"{label}.api_p50_during_ingest (reference)",

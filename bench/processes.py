@@ -28,12 +28,21 @@ def database_url(settings_dict: dict) -> str:
 
 
 def start_worker(
-    env: dict, log: Path, *, name: str, queues: str, concurrency: int = 1, extra: tuple = ()
+    env: dict,
+    log: Path,
+    *,
+    name: str,
+    queues: str,
+    concurrency: int = 1,
+    extra: tuple = (),
+    nice: int = 0,
 ) -> subprocess.Popen:
-    """``celery -A picpick worker`` in its own process group (so it can be killed whole)."""
+    """``celery -A picpick worker`` in its own process group (so it can be killed whole);
+    ``nice``: a lower CPU priority (``nice -n``, which execs: the process keeps its pid)."""
     with log.open("wb") as out:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and the project's app
             [
+                *(("nice", "-n", str(nice)) if nice else ()),
                 sys.executable,
                 "-m",
                 "celery",
