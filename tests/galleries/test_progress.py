@@ -182,6 +182,20 @@ def test_a_ticket_dies_with_the_membership_and_with_revoked_tokens(
     assert error_code(response) == "not_a_member"
 
 
+def test_a_stream_served_by_a_gunicorn_worker_ends_before_the_worker_timeout(
+    alice_client, gallery_a, settings, monkeypatch
+):
+    settings.REDIS_URL = ""
+    monkeypatch.setattr("picpick.core.events.sse.GUNICORN_LIFETIME_SECONDS", 0.3)
+    monkeypatch.setattr("picpick.core.events.sse.POLL_SECONDS", 0.1)
+    response = alice_client.get(
+        f"/api/v1/galleries/{gallery_a.id}/events/", SERVER_SOFTWARE="gunicorn/23.0.0"
+    )
+    body = b"".join(response.streaming_content).decode()  # ends by itself
+    assert body.startswith("retry: 3000\n\n")
+    assert body.count("event: progress") == 1
+
+
 # --- Publishing ------------------------------------------------------------------------------
 class Recorded(list):
     """Topics published, with the snapshot each would carry (the transport itself is tested

@@ -21,7 +21,9 @@ read, so an hour-long stream holds no database connection); Django cancels it wh
 disconnects and ``finally`` closes its Redis connection. Under WSGI (``make run``'s dev server,
 the tests' live server) Django would consume an async iterator to its end before sending a byte,
 so the same loop runs as a plain generator; a disconnect is noticed at the next write, at the
-latest one heartbeat later.
+latest one heartbeat later. Under gunicorn's sync workers a response is cut short of the
+worker timeout (``GUNICORN_LIFETIME_SECONDS``), should a stream reach ``web`` instead of the
+events service: the client reconnects with its last id.
 """
 
 from __future__ import annotations
@@ -49,10 +51,15 @@ RETRY_MS = 3000
 HEARTBEAT_SECONDS = 15.0
 MAX_LIFETIME_SECONDS = 3600.0
 POLL_SECONDS = 1.0
+# A sync gunicorn worker that is busy past its --timeout (30 s in docker-compose.yml) is killed:
+# a stream that reaches one (the events service is the right place) ends before that, and the
+# client reconnects with its last id.
+GUNICORN_LIFETIME_SECONDS = 25.0
 EVENT_NAME = "progress"
 KEEPALIVE = b": keep-alive\n\n"
 READ_COUNT = 100
-CLIENT_NAME = "picpick-event-stream"  # what an open stream's Redis connection shows in CLIENT LIST
+# An open stream's Redis connection shows in CLIENT LIST as this, then ":<topic>".
+CLIENT_NAME = "picpick-event-stream"
 
 
 def _retry() -> bytes:
@@ -147,13 +154,16 @@ def _fallback_known(resume: str | None) -> str | None:
 
 
 # --- WSGI: a generator ----------------------------------------------------------------------
-def _sync_redis(topic: str, snapshot: SnapshotFn, resume: str | None) -> Iterator[bytes]:
+def _sync_redis(
+    topic: str, snapshot: SnapshotFn, resume: str | None, lifetime: float
+) -> Iterator[bytes]:
+    heartbeat = HEARTBEAT_SECONDS
     key = bus.stream_key(topic)
     client = redis.Redis.from_url(
         bus.redis_url(),
         socket_connect_timeout=bus.REDIS_TIMEOUT_SECONDS,
-        socket_timeout=HEARTBEAT_SECONDS + 10,
-        client_name=CLIENT_NAME,
+        socket_timeout=heartbeat + 10,  # a blocking read returns after a heartbeat at most
+        client_name=f"{CLIENT_NAME}:{topic}",
     )
     try:
         yield _retry()
@@ -175,9 +185,9 @@ def _sync_redis(topic: str, snapshot: SnapshotFn, resume: str | None) -> Iterato
             else:
                 had = client.xrange(key, cursor, cursor, count=1)
                 known = _entry(had[0])[1] if had else None
-        deadline = time.monotonic() + MAX_LIFETIME_SECONDS
+        deadline = time.monotonic() + lifetime
         while (left := deadline - time.monotonic()) > 0:
-            block_ms = max(1, int(min(HEARTBEAT_SECONDS, left) * 1000))
+            block_ms = max(1, int(min(heartbeat, left) * 1000))
             reply = client.xread({key: cursor}, block=block_ms, count=READ_COUNT)
             if reply:
                 cursor, known = _entry(reply[0][1][-1])
@@ -191,11 +201,12 @@ def _sync_redis(topic: str, snapshot: SnapshotFn, resume: str | None) -> Iterato
         client.close()
 
 
-def _sync_poll(snapshot: SnapshotFn, resume: str | None) -> Iterator[bytes]:
+def _sync_poll(snapshot: SnapshotFn, resume: str | None, lifetime: float) -> Iterator[bytes]:
+    heartbeat = HEARTBEAT_SECONDS
     yield _retry()
     known = _fallback_known(resume)
     event_id = resume if known else None
-    deadline = time.monotonic() + MAX_LIFETIME_SECONDS
+    deadline = time.monotonic() + lifetime
     quiet_since = time.monotonic()
     while True:
         data = _snapshot_data(snapshot)
@@ -204,7 +215,7 @@ def _sync_poll(snapshot: SnapshotFn, resume: str | None) -> Iterator[bytes]:
             known = _digest(data)
             quiet_since = time.monotonic()
             yield frame(event_id, data)
-        elif time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
+        elif time.monotonic() - quiet_since >= heartbeat:
             quiet_since = time.monotonic()
             yield KEEPALIVE
         left = deadline - time.monotonic()
@@ -217,13 +228,14 @@ def _sync_poll(snapshot: SnapshotFn, resume: str | None) -> Iterator[bytes]:
 async def _async_redis(
     topic: str, snapshot: SnapshotFn, resume: str | None
 ) -> AsyncIterator[bytes]:
+    heartbeat = HEARTBEAT_SECONDS
     key = bus.stream_key(topic)
     read = sync_to_async(_snapshot_data_released, thread_sensitive=False)
     client = redis.asyncio.Redis.from_url(
         bus.redis_url(),
         socket_connect_timeout=bus.REDIS_TIMEOUT_SECONDS,
-        socket_timeout=HEARTBEAT_SECONDS + 10,
-        client_name=CLIENT_NAME,
+        socket_timeout=heartbeat + 10,  # a blocking read returns after a heartbeat at most
+        client_name=f"{CLIENT_NAME}:{topic}",
     )
     try:
         yield _retry()
@@ -247,7 +259,7 @@ async def _async_redis(
                 known = _entry(had[0])[1] if had else None
         deadline = time.monotonic() + MAX_LIFETIME_SECONDS
         while (left := deadline - time.monotonic()) > 0:
-            block_ms = max(1, int(min(HEARTBEAT_SECONDS, left) * 1000))
+            block_ms = max(1, int(min(heartbeat, left) * 1000))
             reply = await client.xread({key: cursor}, block=block_ms, count=READ_COUNT)
             if reply:
                 cursor, known = _entry(reply[0][1][-1])
@@ -266,6 +278,7 @@ async def _async_redis(
 
 
 async def _async_poll(snapshot: SnapshotFn, resume: str | None) -> AsyncIterator[bytes]:
+    heartbeat = HEARTBEAT_SECONDS
     read = sync_to_async(_snapshot_data_released, thread_sensitive=False)
     yield _retry()
     known = _fallback_known(resume)
@@ -279,7 +292,7 @@ async def _async_poll(snapshot: SnapshotFn, resume: str | None) -> AsyncIterator
             known = _digest(data)
             quiet_since = time.monotonic()
             yield frame(event_id, data)
-        elif time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
+        elif time.monotonic() - quiet_since >= heartbeat:
             quiet_since = time.monotonic()
             yield KEEPALIVE
         left = deadline - time.monotonic()
@@ -307,9 +320,13 @@ async def _async_stream(
 
 
 def _sync_stream(
-    topic: str, snapshot: SnapshotFn, resume: str | None, use_redis: bool
+    topic: str, snapshot: SnapshotFn, resume: str | None, use_redis: bool, lifetime: float
 ) -> Iterator[bytes]:
-    inner = _sync_redis(topic, snapshot, resume) if use_redis else _sync_poll(snapshot, resume)
+    inner = (
+        _sync_redis(topic, snapshot, resume, lifetime)
+        if use_redis
+        else _sync_poll(snapshot, resume, lifetime)
+    )
     try:
         yield from inner
     except GeneratorExit:
@@ -329,7 +346,10 @@ def event_stream_response(
     if isinstance(django_request, ASGIRequest):
         content = _async_stream(topic, snapshot, resume, use_redis)
     else:
-        content = _sync_stream(topic, snapshot, resume, use_redis)
+        lifetime = MAX_LIFETIME_SECONDS
+        if django_request.META.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+            lifetime = min(lifetime, GUNICORN_LIFETIME_SECONDS)
+        content = _sync_stream(topic, snapshot, resume, use_redis, lifetime)
     response = StreamingHttpResponse(content, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx-style proxies: do not buffer
