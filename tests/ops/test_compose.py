@@ -298,10 +298,15 @@ def test_caddy_passes_the_host_on_and_sets_the_forwarded_proto():
     assert "header_up Host" not in app  # the Host header routes studio sites: never rewritten
 
 
-def test_the_web_healthcheck_sends_an_internal_host():
+def test_the_web_healthcheck_asks_readiness_with_an_internal_host():
+    from django.urls import resolve
+
+    from picpick.core.observability.views import readyz
+
     command = " ".join(SERVICES["web"]["healthcheck"]["test"])
     assert "PICPICK_INTERNAL_HOSTS" in command
-    assert "/healthz" in command
+    assert "http://127.0.0.1:8000/readyz" in command
+    assert resolve("/readyz", urlconf="picpick.urls_internal").func is readyz
     assert "DJANGO_ALLOWED_HOSTS" not in (ROOT / "docker-compose.yml").read_text()
 
 
@@ -349,9 +354,49 @@ def test_caddy_writes_the_client_address_instead_of_passing_on_the_clients_heade
     assert "header_up X-Forwarded-For {client_ip}" in app
 
 
-def test_the_web_access_log_shows_the_client_not_caddy():
-    log_format = _option(_argv(SERVICES["web"]), "--access-logformat")
-    assert log_format is not None and log_format.startswith("%({x-forwarded-for}i)s ")
+def test_web_has_no_gunicorn_access_log_the_app_logs_each_request():
+    # The app's line has the client's address as picpick.core.clientaddr reads it (Caddy's
+    # X-Forwarded-For), the route, the studio and the request id; gunicorn's would repeat it.
+    argv = _argv(SERVICES["web"])
+    assert _option(argv, "--access-logfile") is None
+    assert _option(argv, "--access-logformat") is None
+    assert (
+        (settings.MIDDLEWARE[0])
+        == "picpick.core.observability.middleware.RequestObservabilityMiddleware"
+    )
+
+
+# --- metrics: several processes per container add up, and Prometheus reaches every one ------
+
+
+def _metrics_services() -> list[str]:
+    return ["web", "events", *sorted(n for n in SERVICES if n.startswith("worker-"))]
+
+
+def test_web_runs_gunicorn_with_the_hooks_that_keep_metrics_adding_up():
+    config = _option(_argv(SERVICES["web"]), "--config", "-c")
+    assert config == "docker/gunicorn.conf.py"
+    text = (ROOT / config).read_text()
+    assert "def on_starting" in text and "def child_exit" in text
+    assert "accesslog = None" in text
+
+
+@pytest.mark.parametrize("name", _metrics_services())
+def test_every_multi_process_service_has_its_own_empty_metrics_folder(name):
+    service = SERVICES[name]
+    folder = _environment(service)["PROMETHEUS_MULTIPROC_DIR"]
+    # A tmpfs: empty at every start, never shared with another container.
+    assert any(mount.split(":", 1)[0] == folder for mount in service["tmpfs"])
+    assert "uid=10001" in " ".join(service["tmpfs"])  # the image's user (docker/Dockerfile)
+    assert "--uid 10001" in (ROOT / "docker" / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SERVICES if n.startswith("worker-")))
+def test_every_worker_serves_its_metrics_on_its_own_port(name):
+    service = SERVICES[name]
+    port = _environment(service)["PICPICK_WORKER_METRICS_PORT"]
+    assert port in [str(p) for p in service["expose"]]
+    assert "ports" not in service  # inside the deployment only
 
 
 # --- live progress: the event streams on their own ASGI service -------------------------------

@@ -17,7 +17,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from picpick.core import ratelimit
-from picpick.core.observability import metrics
+from picpick.core.observability import metrics, multiproc
 from tests.faces_search.conftest import selfie_bytes, shared_faces, shared_gallery  # noqa: F401
 from tests.faces_search.test_selfie_api import guest_url, post_selfie
 from tests.processing.conftest import jpeg
@@ -309,7 +309,7 @@ def test_limit_names_are_bounded(key, name):
 # --- Several processes --------------------------------------------------------------------------
 WRITER = """
 import sys
-from picpick.core.observability import metrics
+from picpick.core.observability import metrics, multiproc
 labels = {"method": "GET", "route": "api/v1/galleries/", "status": "200"}
 metrics.HTTP_REQUESTS.labels(**labels).inc(int(sys.argv[1]))
 metrics.HTTP_LATENCY.labels(**labels).observe(0.2)
@@ -318,7 +318,7 @@ metrics.photo_processed(outcome="ready", source="raw-preview")
 
 
 def test_several_processes_add_up_in_multiprocess_mode(tmp_path):
-    env = {**os.environ, metrics.MULTIPROC_ENV: str(tmp_path)}
+    env = {**os.environ, multiproc.MULTIPROC_ENV: str(tmp_path)}
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the writer needs no Django settings
     for count in (2, 5):
         subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
@@ -335,14 +335,14 @@ def test_several_processes_add_up_in_multiprocess_mode(tmp_path):
 
 
 def test_the_scrape_reads_the_multiprocess_directory_when_it_is_set(tmp_path, monkeypatch):
-    env = {**os.environ, metrics.MULTIPROC_ENV: str(tmp_path)}
+    env = {**os.environ, multiproc.MULTIPROC_ENV: str(tmp_path)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     subprocess.run(  # noqa: S603
         [sys.executable, "-c", WRITER, "3"], cwd=ROOT, env=env, check=True, timeout=60
     )
-    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(tmp_path))
+    monkeypatch.setenv(multiproc.MULTIPROC_ENV, str(tmp_path))
     text = metrics.exposition().decode()
     labels = {"method": "GET", "route": "api/v1/galleries/", "status": "200"}
     assert sample(text, "picpick_http_requests_total", **labels) == 3
-    metrics.wipe_multiprocess_dir()
+    multiproc.wipe_multiprocess_dir()
     assert list(tmp_path.iterdir()) == []

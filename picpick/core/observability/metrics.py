@@ -8,23 +8,22 @@ Several processes (gunicorn workers, Celery prefork children) each count their o
 environment), every process writes its values to files there and a scrape adds them up
 (prometheus_client's multiprocess mode); without it (``make run``, tests) the process's own
 registry is what a scrape reads. The directory must be empty when the process tree starts
-(compose gives each container a tmpfs; ``wipe_multiprocess_dir`` for the rest).
+(compose gives each container a tmpfs; ``multiproc.wipe_multiprocess_dir`` for the rest).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-from pathlib import Path
 
 from django.db import transaction
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from picpick.core.observability.multiproc import ensure_multiprocess_dir, multiprocess_dir
 
 logger = logging.getLogger(__name__)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+ensure_multiprocess_dir()  # before the first metric below writes its file there
 
 # Latency buckets for requests and tasks: API answers sit in 5-500 ms, photo tasks in seconds.
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -128,10 +127,6 @@ def limit_name(key: str) -> str:
 
 
 # --- Scraping -----------------------------------------------------------------------------------
-def multiprocess_dir() -> str | None:
-    return os.environ.get(MULTIPROC_ENV) or None
-
-
 class _Forward:
     """A registry's samples, collected into another registry (no names are claimed, so the
     same metrics can be scraped from a fresh registry per scrape)."""
@@ -159,24 +154,3 @@ def scrape_registry(*extra_collectors) -> CollectorRegistry:
 
 def exposition(*extra_collectors) -> bytes:
     return generate_latest(scrape_registry(*extra_collectors))
-
-
-def wipe_multiprocess_dir() -> None:
-    """Empty the multiprocess directory; only the parent of a process tree, before it starts
-    any child (a file left by a previous run would be added to this run's counts)."""
-    path = multiprocess_dir()
-    if not path:
-        return
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    for item in folder.iterdir():
-        if item.is_dir():
-            shutil.rmtree(item, ignore_errors=True)
-        else:
-            item.unlink(missing_ok=True)
-
-
-def process_exited(pid: int) -> None:
-    """A child process ended: its live gauges stop counting (multiprocess mode)."""
-    if multiprocess_dir():
-        mark_process_dead(pid)

@@ -29,7 +29,7 @@ from celery.signals import (
 )
 from django.conf import settings
 
-from picpick.core.observability import context, metrics, tracing
+from picpick.core.observability import context, metrics, multiproc, tracing
 
 logger = logging.getLogger("picpick.task")
 
@@ -146,15 +146,15 @@ def _worker_started(sender=None, **kwargs) -> None:
     """In the worker's main process, before its pool starts: the metrics endpoint, which adds
     up what every child wrote (multiprocess mode)."""
     prefork = _is_prefork(sender)
-    metrics.wipe_multiprocess_dir()
+    multiproc.wipe_multiprocess_dir()
     port = getattr(settings, "PICPICK_WORKER_METRICS_PORT", 0)
     if port:
-        if prefork and not metrics.multiprocess_dir():
+        if prefork and not multiproc.multiprocess_dir():
             logger.warning(
                 "worker metrics on port %s show only this process: set %s so the pool's "
                 "children count too",
                 port,
-                metrics.MULTIPROC_ENV,
+                multiproc.MULTIPROC_ENV,
             )
         from prometheus_client import start_http_server
 
@@ -172,4 +172,4 @@ def _worker_child_started(**kwargs) -> None:
 
 @worker_process_shutdown.connect(dispatch_uid="picpick.observability.process_shutdown")
 def _worker_child_ended(**kwargs) -> None:
-    metrics.process_exited(os.getpid())
+    multiproc.process_exited(os.getpid())
