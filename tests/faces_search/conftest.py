@@ -22,6 +22,7 @@ from galleries.keys import derivative_key
 from galleries.models import Gallery
 from picpick.testing.factories import GalleryFactory, PhotoFactory
 from picpick.testing.scenes import faces_dir, source_faces
+from tests.logscan import scan_logs  # noqa: F401  (every log line is scanned for secrets)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from galleries import services
 from galleries.models import Album, Gallery
+from tests.logscan import scan_logs  # noqa: F401  (every log line is scanned for secrets)
 from tests.storage_fixtures import HttpResponse, send
 
 MiB = 1024 * 1024
