@@ -16,7 +16,7 @@ def test_push_uploads_a_folder_of_photos_once_each_and_a_second_run_sends_nothin
     service, gallery, s3_storage, tmp_path
 ):
     folder = tmp_path / "event"
-    files = [write_photo(folder / f"IMG_{i:04d}.JPG", 3000 + i, seed=i) for i in range(40)]
+    files = [write_photo(folder / f"IMG_{i:04d}.JPG", 3000 + i, seed=i) for i in range(250)]
     files += [
         write_photo(folder / "card2" / f"DSC_{i:04d}.jpeg", 2 * PART + 999, seed=1000 + i)
         for i in range(3)
@@ -32,14 +32,14 @@ def test_push_uploads_a_folder_of_photos_once_each_and_a_second_run_sends_nothin
     events = json_lines(result.stdout)
     summary = events[-1]
     assert summary["event"] == "summary"
-    assert summary["uploaded"] == 43 and summary["failed"] == [], summary
+    assert summary["uploaded"] == 253 and summary["failed"] == [], summary
     assert_each_exactly_once(gallery, files, s3_storage)
     assert len(part_puts(service.storage_proxy)) == 3 * 3
-    assert summary["processing"]["processed"] == 43
+    assert summary["processing"]["processed"] == 253
 
     again = service.run("push", str(folder), "--gallery", str(gallery.id), "--json")
     assert again.returncode == 0, again.stderr
     summary = json_lines(again.stdout)[-1]
-    assert summary["already"] == 43 and summary["uploaded"] == 0
+    assert summary["already"] == 253 and summary["uploaded"] == 0
     assert summary["puts"] == 0
-    assert Photo.objects.filter(gallery=gallery).count() == 43
+    assert Photo.objects.filter(gallery=gallery).count() == 253

@@ -384,9 +384,11 @@ class Engine:
         digest = self.db.cached_hash(key, current.size, current.mtime_ns)
         if digest is None:
             try:
-                digest = scanner.sha256_file(current.path)
+                digest = scanner.sha256_file(current.path, self.stop)
             except FileNotFoundError:
                 self.events.put(("hash_vanished", item, None))
+                return
+            except scanner.HashStopped:
                 return
             after = scanner.found_file(opts.folder, current.path)
             if after is None:
@@ -581,7 +583,10 @@ class Engine:
             self.reporter.file_finished(item.relpath)
         if not self._unchanged(item):
             raise self._changed(item)
-        if row.method == "multipart" and scanner.sha256_file(item.found.path) != row.sha256:
+        if (
+            row.method == "multipart"
+            and scanner.sha256_file(item.found.path, self.stop) != row.sha256
+        ):
             # Multipart bytes are not checked against the file's SHA-256 by storage: hash the
             # file again before completing (the stat can miss a same-second rewrite).
             raise self._changed(item)

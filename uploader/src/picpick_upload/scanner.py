@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from picpick_upload.errors import Interrupted
 
 # extension -> the canonical content type the service signs URLs for
 CONTENT_TYPES: dict[str, str] = {
@@ -122,11 +125,20 @@ def in_hidden_dir(root: Path, path: Path) -> bool:
     return any(is_hidden(part) for part in parts[:-1])
 
 
-def sha256_file(path: Path) -> str:
+class HashStopped(Interrupted):
+    """Hashing was asked to stop (Ctrl-C) before the end of the file."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted", code="interrupted")
+
+
+def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
     """Base64 of the file's SHA-256 (what the API and S3's x-amz-checksum-sha256 take),
-    read in 1 MiB chunks."""
+    read in 1 MiB chunks (a 2 GB TIFF stops at the next chunk on Ctrl-C)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(HASH_CHUNK):
+            if stop is not None and stop.is_set():
+                raise HashStopped()
             digest.update(chunk)
     return base64.b64encode(digest.digest()).decode("ascii")
