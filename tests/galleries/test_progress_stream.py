@@ -21,6 +21,7 @@ from galleries.models import Photo
 from galleries.services.progress import gallery_progress_changed
 from picpick.core.events import bus, sse
 from picpick.testing.factories import PhotoFactory
+from tests.browser import chromium, needs_chromium, wait_for
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server reads from its own threads
@@ -295,3 +296,54 @@ def test_authentication_and_studio_scoping_over_the_real_server(
         assert stream.response.status_code == 200
         stream.next()
         assert stream.next_progress()["data"]["uploaded"] == 3
+
+
+# --- A browser -------------------------------------------------------------------------------
+@needs_chromium
+def test_a_browsers_eventsource_with_a_ticket_gets_events_and_resumes_by_itself(
+    asgi_server, gallery, alice, studio_a, settings, monkeypatch
+):
+    """The dashboard's way in: a ticket, an EventSource, and the browser's own reconnect (with
+    Last-Event-ID) when the server ends the response -- nothing lost, nothing twice."""
+    settings.REDIS_URL = REDIS_URL  # either transport
+    monkeypatch.setattr(bus, "COALESCE_SECONDS", 0)
+    monkeypatch.setattr(sse, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(sse, "RETRY_MS", 200)
+    monkeypatch.setattr(sse, "MAX_LIFETIME_SECONDS", 1.5)  # the server ends each response soon
+    photos = list(Photo.objects.filter(gallery=gallery).order_by("id"))
+    url = events_url(asgi_server, gallery)
+    ticket = httpx.post(f"{url}ticket/", headers=bearer(alice, studio_a)).json()
+    driver = chromium(hosts=["127.0.0.1"])
+    try:
+        driver.get(f"{asgi_server}/healthz")  # any page of the same origin
+        driver.execute_script(
+            """
+            window.got = [];
+            window.opened = 0;
+            const stream = new EventSource(arguments[0]);
+            stream.onopen = () => { window.opened += 1; };
+            stream.addEventListener("progress", (e) => {
+              window.got.push({id: e.lastEventId, data: JSON.parse(e.data)});
+            });
+            """,
+            ticket["url"],
+        )
+        got = lambda: driver.execute_script("return window.got")  # noqa: E731
+        wait_for(lambda: len(got()) == 1, message="the first snapshot")
+        assert got()[0]["data"]["processed"] == 0
+        process(photos[0])
+        wait_for(lambda: got()[-1]["data"]["processed"] == 1, message="the processed photo")
+
+        # The server ends the response; the browser reconnects with its last id by itself.
+        monkeypatch.setattr(sse, "MAX_LIFETIME_SECONDS", 0.5)
+        process(photos[1])
+        wait_for(lambda: got()[-1]["data"]["processed"] == 2, message="the second photo")
+        wait_for(lambda: driver.execute_script("return window.opened") >= 3, message="reconnects")
+        process(photos[2])
+        wait_for(lambda: got()[-1]["data"]["processed"] == 3, message="after reconnecting")
+        ids = [event["id"] for event in got()]
+        assert len(ids) == len(set(ids)), "an event was delivered twice"
+        counts = [event["data"]["processed"] for event in got()]
+        assert counts == sorted(counts)
+    finally:
+        driver.quit()
