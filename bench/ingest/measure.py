@@ -47,8 +47,9 @@ def disk_check(folder: Path, *, needed: int, usage=shutil.disk_usage) -> int:
     if free < needed:
         raise NotEnoughDisk(
             f"{human(needed)} of free disk needed under {probe}, {human(free)} free: "
-            "choose a smaller size (BENCH_INGEST_SIZE / --size) or another data folder "
-            "(BENCH_INGEST_DATA_DIR)"
+            "choose a smaller size (BENCH_INGEST_SIZE / --size) or other folders "
+            "(BENCH_INGEST_DATA_DIR for the event's files, BENCH_INGEST_SCRATCH_DIR for "
+            "storage's copy of them)"
         )
     return free
 
