@@ -371,3 +371,36 @@ def test_the_load_generator_keeps_its_rate_and_records_every_answer():
     # Each 401 was asked again with a new token, and not counted.
     assert load.renewed == len(renewals) >= 1
     assert ("/guest", "studio.localhost", None) in seen
+
+
+def test_the_storage_server_counts_the_bytes_clients_put_and_nothing_else():
+    import io
+    import json as _json
+
+    from bench.ingest.s3_server import ByteCounter
+
+    def storage(environ, start_response):
+        environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [b""]
+
+    counter = ByteCounter(storage)
+
+    def call(method: str, path: str, query: str = "", body: bytes = b"") -> bytes:
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+        }
+        return b"".join(counter(environ, lambda status, headers, exc_info=None: None))
+
+    call("PUT", "/bucket/a.dng", "X-Amz-Signature=abc", b"x" * 1000)  # the uploader
+    call("PUT", "/bucket/d/thumb.jpg", "", b"y" * 50)  # a worker's SDK write: not counted
+    call("GET", "/bucket/a.dng", "X-Amz-Signature=abc")
+    stats = _json.loads(call("GET", "/__bench__/stats"))
+    assert (stats["bytes"], stats["puts"]) == (1000, 1)
+    assert stats["first_started"] <= stats["last_ended"]
+    call("GET", "/__bench__/reset")
+    assert _json.loads(call("GET", "/__bench__/stats"))["bytes"] == 0
