@@ -101,9 +101,10 @@ def test_a_request_and_the_task_it_queues_share_one_trace(spans, alice_client, m
     monkeypatch.setattr(DjangoWorkerFixup, "_close_database", close_in_worker_threads)
     app.conf.task_always_eager = False
     try:
+        # Queued to the in-memory broker; the worker started next picks it up from there.
+        response = alice_client.post("/api/v1/test-tracing/queue/", {}, format="json")
+        assert response.status_code == 200, response.content
         with start_worker(app, pool="solo", perform_ping_check=False):
-            response = alice_client.post("/api/v1/test-tracing/queue/", {}, format="json")
-            assert response.status_code == 200, response.content
             for _ in range(400):  # until the worker thread finished the task's span
                 if any(s.kind == SpanKind.CONSUMER for s in spans.get_finished_spans()):
                     break
