@@ -189,3 +189,23 @@ def test_watch_uploads_a_photo_written_slowly_after_it_started(
     summary = json_lines(out)[-1]
     assert summary["event"] == "summary" and summary["uploaded"] == 2
     assert_each_exactly_once(gallery, [existing, late], s3_storage)
+
+
+def test_an_account_with_several_studios_picks_one_with_studio(service, gallery, alice):
+    from accounts.models import Role
+    from picpick.testing.factories import MembershipFactory, StudioFactory
+
+    second = StudioFactory(name="Anna's Second Studio", slug="annasecond")
+    MembershipFactory(studio=second, user=alice, role=Role.OWNER)
+
+    plain = service.login()
+    assert "choose with --studio" in plain.stdout
+    chosen = service.login("alice@example.com", "--studio", "annasecond")
+
+    assert "annasecond" in chosen.stdout
+    session = json.loads((service.home / "config" / "session.json").read_text())
+    assert (session["studio_id"], session["studio_slug"]) == (str(second.id), "annasecond")
+    # The gallery of the first studio is not one of this studio's.
+    (service.home / "one").mkdir()
+    result = service.run("push", str(service.home / "one"), "--gallery", str(gallery.id))
+    assert result.returncode == 2 and "Gallery not found" in result.stderr
