@@ -1,7 +1,7 @@
 """Every log line a test writes, as production writes it, and a scan of them for secrets.
 
-``capture_lines`` records what the console handler would print (the same context and
-redaction filters, the JSON format) at DEBUG for the apps' loggers. ``scan_logs`` is an
+``capture_lines`` records what the console handler would print (the same context filter, the
+JSON format with its redaction) at DEBUG for the apps' loggers. ``scan_logs`` is an
 autouse fixture for the packages whose tests handle tokens, signed URLs and selfies
 (tests/uploads, tests/faces_search): after each test it fails if any line holds a secret of
 the run.
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 from django.core.signals import request_started
 
-from picpick.core.observability.logs import ContextFilter, JsonFormatter, RedactFilter
+from picpick.core.observability.logs import ContextFilter, JsonFormatter
 
 APP_LOGGERS = (
     "picpick",
@@ -38,7 +38,6 @@ class LineRecorder(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.addFilter(ContextFilter())
-        self.addFilter(RedactFilter())
         self.setFormatter(JsonFormatter())
         self.lines: list[str] = []
 

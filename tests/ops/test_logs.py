@@ -194,7 +194,7 @@ def test_redaction_masks_a_face_vector_and_keeps_ids_and_keys_readable():
     assert redact(kept) == kept
 
 
-def test_the_redaction_filter_covers_arguments_exceptions_and_extras():
+def test_redaction_covers_arguments_exceptions_and_extras():
     with capture_lines() as lines:
         logger = logging.getLogger("picpick.tests")
         logger.info(
@@ -208,6 +208,15 @@ def test_the_redaction_filter_covers_arguments_exceptions_and_extras():
     for secret in ("abcdef123456", "zz9zz9zz", "s3cr3t-t0ken-value"):
         assert secret not in text
     assert "ValueError" in text  # the exception is still there, only masked
+
+
+def test_redaction_masks_what_is_written_and_leaves_the_record_to_other_handlers(caplog):
+    with capture_lines() as lines:
+        logging.getLogger("picpick.tests").warning("calling %s", "https://x/?signature=s1gn4tur3")
+    assert "s1gn4tur3" not in lines[-1]
+    # The formatter masked a copy: pytest's handler (or an error tracker's) got the record as
+    # it was logged, and decides for itself.
+    assert caplog.records[-1].args == ("https://x/?signature=s1gn4tur3",)
 
 
 def test_the_scanner_sees_what_the_redaction_would_miss():

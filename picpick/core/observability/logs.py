@@ -1,11 +1,11 @@
 """What every log record passes before it is written: its context, then redaction.
 
-``ContextFilter`` adds ``request_id`` and ``studio_id`` (from ``context``) to every record.
-``RedactFilter`` is the last line of defence: the code never logs a token, a signed URL's
-signature, a password, selfie bytes or a face vector on purpose, and this masks them if a
-message, an exception or an extra field carries one anyway (a library's error message that
-quotes a URL, a repr of a request). Both sit on the handlers, so records of every logger pass
-them, third-party ones included.
+``ContextFilter`` (on the handler) adds ``request_id`` and ``studio_id`` (from ``context``) to
+every record. Redaction is the last line of defence, in both formatters: the code never logs a
+token, a signed URL's signature, a password, selfie bytes or a face vector on purpose, and
+``redacted`` masks them if a message, an exception or an extra field carries one anyway (a
+library's error message that quotes a URL, a repr of a request). Records of every logger pass
+the handler, third-party ones included.
 
 ``JsonFormatter``: one JSON object per line (python-json-logger) with the time, level, logger,
 message, the context fields and any ``extra`` the call passed.
@@ -13,6 +13,7 @@ message, the context fields and any ``extra`` the call passed.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 
@@ -91,36 +92,45 @@ class ContextFilter(logging.Filter):
         return True
 
 
-class RedactFilter(logging.Filter):
-    """Masks credentials in the message, the exception text and string extras."""
+def redacted(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of ``record`` with credentials masked in the message, the exception text and
+    string extras. A copy: other handlers of the same record (pytest's, Sentry's) see it as
+    logged."""
+    record = copy.copy(record)
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: log what there is rather than nothing
+        message = f"{record.msg!s} {record.args!r}"
+    record.msg, record.args = redact(message), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+        # Formatters re-render exc_info when it is there; the redacted text must be what
+        # they print.
+        record.exc_info = None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    for name, value in list(record.__dict__.items()):
+        if name in _STANDARD or name in _CONTEXT:
+            continue
+        if isinstance(value, str):
+            setattr(record, name, redact(value))
+        elif isinstance(value, bytes | bytearray | memoryview):
+            setattr(record, name, f"[{len(value)} bytes]")
+    return record
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: log what there is rather than nothing
-            message = f"{record.msg!s} {record.args!r}"
-        record.msg, record.args = redact(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-            # Formatters re-render exc_info when it is there; the redacted text must be what
-            # they print.
-            record.exc_info = None
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        for name, value in list(record.__dict__.items()):
-            if name in _STANDARD or name in _CONTEXT:
-                continue
-            if isinstance(value, str):
-                setattr(record, name, redact(value))
-            elif isinstance(value, bytes | bytearray | memoryview):
-                setattr(record, name, f"[{len(value)} bytes]")
-        return True
+
+class PlainFormatter(logging.Formatter):
+    """Readable lines (a terminal, ``make run``), credentials masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(redacted(record))
 
 
 class JsonFormatter(_JsonFormatter):
-    """One JSON object a line: time, level, logger, message, request_id, studio_id, extras."""
+    """One JSON object a line: time, level, logger, message, request_id, studio_id, extras;
+    credentials masked."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault(
@@ -129,6 +139,9 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level"})
         kwargs.setdefault("timestamp", False)
         super().__init__(*args, **kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(redacted(record))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         import datetime as dt
@@ -139,23 +152,24 @@ class JsonFormatter(_JsonFormatter):
 
 
 def logging_config(*, level: str, json: bool) -> dict:
-    """The LOGGING dictionary's common part: one console handler with both filters."""
+    """The LOGGING dictionary's common part: one console handler, its context filter, and the
+    two formatters (both redact)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {
-            "context": {"()": "picpick.core.observability.logs.ContextFilter"},
-            "redact": {"()": "picpick.core.observability.logs.RedactFilter"},
-        },
+        "filters": {"context": {"()": "picpick.core.observability.logs.ContextFilter"}},
         "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "plain": {
+                "()": "picpick.core.observability.logs.PlainFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            },
             "json": {"()": "picpick.core.observability.logs.JsonFormatter"},
         },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if json else "plain",
-                "filters": ["context", "redact"],
+                "filters": ["context"],
             }
         },
         "root": {"handlers": ["console"], "level": level},
