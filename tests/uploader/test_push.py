@@ -43,3 +43,30 @@ def test_push_uploads_a_folder_of_photos_once_each_and_a_second_run_sends_nothin
     assert summary["already"] == 253 and summary["uploaded"] == 0
     assert summary["puts"] == 0
     assert Photo.objects.filter(gallery=gallery).count() == 253
+
+
+def test_a_file_with_more_parts_than_the_first_urls_asks_for_the_rest(
+    service, gallery, s3_storage, tmp_path, monkeypatch
+):
+    from galleries.services.uploads import resume, start
+
+    # The API hands out the first 100 part URLs; here 2, so 5 parts need the parts endpoint.
+    monkeypatch.setattr(start, "FIRST_PART_URLS", 2)
+    monkeypatch.setattr(resume, "FIRST_PART_URLS", 2)
+    big = write_photo(tmp_path / "ev" / "PANO.jpg", 4 * PART + 5, seed=7)
+    service.login()
+
+    result = service.run(
+        "push",
+        str(tmp_path / "ev"),
+        "--gallery",
+        str(gallery.id),
+        "--no-wait",
+        "--part-concurrency",
+        "3",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(n for _, n in part_puts(service.storage_proxy)) == [1, 2, 3, 4, 5]
+    assert any(r.head.path.endswith("/parts/") for r in service.api_proxy.snapshot())
+    assert_each_exactly_once(gallery, [big], s3_storage)

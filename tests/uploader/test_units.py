@@ -238,3 +238,22 @@ def test_the_session_file_is_created_readable_by_its_owner_only(tmp_path, monkey
     path = tmp_path / "cfg" / "session.json"
     assert path.stat().st_mode & 0o777 == 0o600
     assert session_load() == Session("https://p.test", "a@b.c", "s", "S", "s", "acc", "ref")
+
+
+def test_log_lines_never_carry_signatures_or_tokens(caplog):
+    import logging
+
+    from picpick_upload.cli import _Redact
+
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        "HTTP Request: PUT %s with %s",
+        ("https://s3.test/b/k?X-Amz-Signature=abc123&x=1", "Authorization: Bearer eyJ.abc.def"),
+        None,
+    )
+    _Redact().filter(record)
+    assert "abc123" not in record.getMessage() and "eyJ" not in record.getMessage()
+    assert "X-Amz-Signature=[redacted]&x=1" in record.getMessage()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -69,9 +70,30 @@ def _signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+class _Redact(logging.Filter):
+    """Presigned URLs' signatures and tokens never reach the log, even at -vv."""
+
+    PATTERNS = (
+        (
+            re.compile(r"(X-Amz-Signature|X-Amz-Security-Token|Signature|ticket)=[^&\s'\"]+"),
+            r"\1=[redacted]",
+        ),
+        (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for pattern, replacement in self.PATTERNS:
+            message = pattern.sub(replacement, message)
+        record.msg, record.args = message, None
+        return True
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Redact())
     logging.getLogger("httpx").setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
@@ -93,6 +115,8 @@ def _handle(as_json: bool, func: Callable[[], int]) -> None:
     """Run a command, turning the uploader's errors into messages and exit codes."""
     try:
         code = func()
+    except KeyboardInterrupt:  # before the clean-stop handler was in place
+        _fail(f"Interrupted. {RESUME_HINT}", EXIT_INTERRUPTED, as_json=as_json, error="interrupted")
     except Interrupted:
         _fail(f"Interrupted. {RESUME_HINT}", EXIT_INTERRUPTED, as_json=as_json, error="interrupted")
     except ApiError as exc:

@@ -539,6 +539,10 @@ class Engine:
         except _Restart as exc:
             if exc.changed:
                 self.reporter.file_changed(item.relpath)
+            elif item.row is not None and item.row.upload_id:
+                # Its multipart upload is gone from storage (or the upload expired): release
+                # the pending photo now rather than at the server's sweep (a no-op if done).
+                self._abort_quietly(item.row.upload_id)
             self.events.put(("restart", item, "changed" if exc.changed else "upload"))
         except _FileFailed as exc:
             self.events.put(("failed", item, ("upload", exc.code, exc.message)))
