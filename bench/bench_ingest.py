@@ -520,6 +520,7 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
         wrong = {s.kind: s.status for s in warmup if s.kind not in answered}
         if wrong:
             raise RuntimeError(f"the load's requests are wrong (kind: status): {wrong}")
+        print(f"load average before the push (1, 5, 15 min): {os.getloadavg()}", flush=True)
         push_log = logs / "push.log"
         push_started = time.monotonic()
         push_wall = time.time()
@@ -611,6 +612,8 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
                 break
         samples = load.stop()[warm:]
         sampler.stop()
+        # Other work on the machine weighs on every figure: said beside them.
+        print(f"load average at the end (1, 5, 15 min): {os.getloadavg()}", flush=True)
         final = _state(gallery)
         print(f"final: {final}", flush=True)
         streamed = _stream_verdict(progress, final)
