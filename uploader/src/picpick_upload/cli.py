@@ -529,7 +529,7 @@ def status(as_json: bool) -> None:
                 f"  {entry['files_done']} uploaded, {entry['files_duplicate']} duplicates, "
                 f"{entry['files_failed']} failed, {entry['files_left']} left "
                 f"({entry['bytes_left']} bytes); last run {entry['last_run']} "
-                f"({entry['last_outcome']})"
+                f"({_OUTCOMES.get(entry['last_outcome'], entry['last_outcome'])})"
             )
             progress = entry["server_progress"]
             if progress:
@@ -542,6 +542,15 @@ def status(as_json: bool) -> None:
         return EXIT_OK
 
     _handle(as_json, run)
+
+
+_OUTCOMES = {
+    "done": "done",
+    "failed": "some files failed",
+    "network": "the network gave up",
+    "interrupted": "interrupted",
+    "running": "still running, or stopped abruptly",
+}
 
 
 def _server_progress(client: Api, gallery_id: str, rows: list) -> dict | None:

@@ -20,7 +20,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from picpick_upload.engine import PushResult
-from picpick_upload.errors import EXIT_FILES_FAILED, EXIT_NETWORK, EXIT_OK
+from picpick_upload.errors import EXIT_FILES_FAILED, EXIT_INTERRUPTED, EXIT_NETWORK, EXIT_OK
 from picpick_upload.scanner import FoundFile, classify, found_file, in_hidden_dir, scan
 
 RESCAN_SECONDS = 10.0
@@ -78,6 +78,7 @@ def _add_results(total: PushResult, part: PushResult) -> None:
     total.puts += part.puts
     total.batch_ids |= part.batch_ids
     total.network_error = part.network_error or total.network_error
+    total.interrupted = part.interrupted  # the last round's: was Ctrl-C in the middle of one
 
 
 def watch_folder(
@@ -140,8 +141,12 @@ def watch_folder(
     if total.network_error:
         code = EXIT_NETWORK
         data["hint"] = f"Network gave up ({total.network_error}). Run the same command again."
+    elif total.interrupted:
+        # Ctrl-C while files were being sent: they resume with the next push or watch.
+        code = EXIT_INTERRUPTED
+        data["hint"] = "Interrupted while uploading. Run the same command again to resume."
     else:
-        # Ctrl-C is how a watch ends: not an error.
+        # Ctrl-C while waiting for new photos is how a watch ends: not an error.
         code = EXIT_FILES_FAILED if total.failed else EXIT_OK
         data["interrupted"] = False
     data["exit_code"] = code
