@@ -3,12 +3,13 @@ again sends only what is missing -- no part storage already has, no file twice."
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
 from galleries.models import Photo, Upload
 from picpick.core.storage import UploadNotFound
-from picpick.testing.faultproxy import Forward
+from picpick.testing.faultproxy import DropAfter, Forward
 from tests.uploader.conftest import (
     PART,
     assert_each_exactly_once,
@@ -121,3 +122,29 @@ def test_a_push_interrupted_then_killed_resumes_without_sending_a_stored_part_ag
     assert rewritten == []
     assert len(part_puts(service.storage_proxy)) >= 3 * 6
     assert Photo.objects.filter(gallery=gallery).count() == len(files)
+
+
+def test_a_file_deleted_between_runs_has_its_started_upload_cancelled(
+    service, gallery, s3_storage, tmp_path
+):
+    folder = tmp_path / "event"
+    keep = write_photo(folder / "keep.jpg", 3000, seed=1)
+    doomed = write_photo(folder / "doomed.jpg", 3 * PART + 5, seed=2)
+    service.login()
+    # The first run sends nothing to storage: it starts both uploads, then the network is gone.
+    service.storage_proxy.decide = lambda head: DropAfter(0) if head.presigned else Forward()
+    first = service.run("push", str(folder), "--gallery", str(gallery.id), "--no-wait")
+    assert first.returncode == 3
+    assert Upload.objects.filter(gallery=gallery, state="pending").count() == 2
+    doomed.unlink()
+    service.storage_proxy.decide = lambda head: Forward()
+
+    second = service.run("push", str(folder), "--gallery", str(gallery.id), "--no-wait", "--json")
+
+    assert second.returncode == 0, second.stderr
+    summary = json_lines(second.stdout)[-1]
+    assert summary["vanished"] == ["doomed.jpg"] and summary["uploaded"] == 1
+    assert Upload.objects.get(filename="doomed.jpg").state == "aborted"
+    assert_each_exactly_once(gallery, [keep], s3_storage)
+    status = json.loads(service.run("status", "--json").stdout)["pushes"][0]
+    assert (status["files_done"], status["files_left"]) == (1, 0)

@@ -331,7 +331,7 @@ class _Push:
         self.client.close()
         self.db.close()
 
-    def push(self, files: list) -> PushResult:
+    def push(self, files: list, *, forget_missing: bool = False) -> PushResult:
         engine = Engine(
             api=self.client,
             db=self.db,
@@ -340,9 +340,16 @@ class _Push:
             stop=self.stop,
         )
         try:
+            gone = engine.forget_missing(files) if forget_missing else []
+            if gone:
+                self.reporter.message(
+                    f"{len(gone)} files an earlier push started are no longer in the folder: "
+                    "their uploads were cancelled."
+                )
             result = engine.run(files)
         finally:
             engine.close()
+        result.vanished[:0] = gone
         self.batch_ids |= result.batch_ids
         return result
 
@@ -431,7 +438,7 @@ def push(
                 pusher.db.push_begin(
                     server, pusher.gallery_id, str(pusher.folder), pusher.gallery_name
                 )
-                result = pusher.push(files)
+                result = pusher.push(files, forget_missing=True)
                 code = _exit_code(result)
                 data = _result_data(result, pusher.gallery_id, time.monotonic() - began)
                 if (

@@ -308,6 +308,24 @@ class Engine:
             result.puts = self.stats.puts
         return result
 
+    def forget_missing(self, files: list[FoundFile]) -> list[str]:
+        """Files an earlier push of this folder started that are no longer there: their
+        uploads are aborted (the pending photos released) and they are reported vanished."""
+        present = {str(f.path) for f in files}
+        gone = []
+        for row in self.db.folder_files(
+            self.options.server, self.options.gallery_id, str(self.options.folder)
+        ):
+            if str(row.path) in present or row.state not in (state.PENDING, state.STARTED):
+                continue
+            if scanner.found_file(self.options.folder, Path(row.path)) is not None:
+                continue  # there, but no longer a photo we take (renamed to .txt?): keep
+            if row.upload_id:
+                self._abort_quietly(row.upload_id)
+            self.db.file_delete(row)
+            gone.append(row.relpath)
+        return gone
+
     def _record_late_answers(self, result: PushResult) -> None:
         """After a stop: starts and completes answered while the loop was leaving are
         recorded too (the next run would learn them again, but the summary should count them).
@@ -413,6 +431,7 @@ class Engine:
         ):
             # Changed since an earlier run started it: that upload will never be completed.
             self._abort_quietly(row.upload_id)
+            self.db.parts_forget(row.upload_id)
         keep = row is not None and row.sha256 == digest and item.restarts == 0
         generation = 0 if row is None else row.generation + (0 if keep else 1)
         row = FileRow(

@@ -218,6 +218,15 @@ class StateDB:
             [*changes.values(), row.updated_at, row.server, row.gallery_id, row.path],
         )
 
+    def file_delete(self, row: FileRow) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM files WHERE server=? AND gallery_id=? AND path=?",
+                (row.server, row.gallery_id, row.path),
+            )
+            if row.upload_id:
+                conn.execute("DELETE FROM parts WHERE upload_id=?", (row.upload_id,))
+
     # -- parts --
     def parts_done(self, upload_id: str) -> dict[int, tuple[str, int]]:
         rows = self._query(
