@@ -434,6 +434,7 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
 
         from faces.models import Face
         from galleries.models import Photo
+        from galleries.services.uploads.start import upload_plan
 
         _studio, gallery = _seed()
         gallery_id = str(gallery.id)
@@ -632,6 +633,8 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
             states=states, trace=trace.read(work / "trace.log"), face_boxes=boxes
         )
         people = final["grouping"]
+        # A file sent twice (or a part) would be a second PUT storage accepted.
+        expected_puts = sum(upload_plan(path.stat().st_size)[1] for path in paths)
 
     summary = measure.summarise(samples)
     window = (stats["last_ended"] or 0) - (stats["first_started"] or 0)
@@ -727,6 +730,15 @@ def _run(*, paths, folder, size, loopback, work: Path) -> list[Result]:
             ok=verdict.once == files,
         ),
     ]
+    rows.append(
+        Result(
+            name=f"{label}.uploader_puts_accepted",
+            value=stats["puts"],
+            unit="PUTs",
+            target=expected_puts,
+            ok=stats["puts"] == expected_puts,
+        )
+    )
     if streamed is not None:
         rows.append(
             Result(
