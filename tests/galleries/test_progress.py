@@ -350,3 +350,17 @@ def test_a_reprocess_and_a_clustering_run_publish(
         assert gallery_cluster_run(gallery_id=gallery_a.id) == "incremental"
     assert published == [gallery_progress_topic(gallery_a.id)] * 2
     assert published.last()["processing"] == 1
+
+
+def test_a_worker_that_stops_publishes_its_pending_snapshot_first(monkeypatch, settings):
+    from celery.signals import worker_process_shutdown
+
+    settings.REDIS_URL = "redis://recorded"
+    sent: list[dict] = []
+    monkeypatch.setattr(bus, "_send", lambda topic, snapshot: sent.append(snapshot()))
+    monkeypatch.setattr(bus, "COALESCE_SECONDS", 0.5)
+    events.publish(topic="gallery:stopping", snapshot=lambda: {"photos": 1})  # at once
+    events.publish(topic="gallery:stopping", snapshot=lambda: {"photos": 2})  # trailing
+    assert sent == [{"photos": 1}]
+    worker_process_shutdown.send(sender=None, pid=1, exitcode=0)
+    assert sent == [{"photos": 1}, {"photos": 2}]

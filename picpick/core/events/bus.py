@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from celery.signals import worker_process_shutdown, worker_shutdown
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, transaction
@@ -202,3 +203,12 @@ def publish_after_commit(*, topic: str, snapshot: SnapshotFn) -> None:
 def flush(timeout: float = 5.0) -> bool:
     """Wait for this process's pending trailing publishes (tests; a worker shutting down)."""
     return _coalescer.flush(timeout)
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _flush_before_exit(**kwargs) -> None:
+    """A worker that stops on purpose (a deploy, ``--max-tasks-per-child``) publishes its
+    pending trailing snapshots first; one killed outright leaves them to the listeners' idle
+    reconciliation."""
+    flush(timeout=COALESCE_SECONDS + 2 * REDIS_TIMEOUT_SECONDS)
