@@ -277,6 +277,20 @@ def test_a_client_that_goes_away_leaves_no_redis_connection_behind(
     assert open_streams() == 0
 
 
+def test_a_stream_carries_on_from_the_database_while_redis_is_down(
+    server, gallery, alice, studio_a, settings, monkeypatch
+):
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there: a broker restarting
+    monkeypatch.setattr(sse, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(bus, "REDIS_TIMEOUT_SECONDS", 0.5)
+    photo = Photo.objects.filter(gallery=gallery).first()
+    with Stream(events_url(server, gallery), headers=bearer(alice, studio_a)) as stream:
+        assert stream.next() == {"retry": "3000"}
+        assert stream.next_progress()["data"]["processed"] == 0
+        process(photo)  # its publish fails (logged); the database shows it
+        assert stream.next_progress()["data"]["processed"] == 1
+
+
 # --- Who may listen --------------------------------------------------------------------------
 def test_authentication_and_studio_scoping_over_the_real_server(
     asgi_server, transport, gallery, alice, studio_a, bob, studio_b

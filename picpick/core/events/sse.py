@@ -24,6 +24,9 @@ so the same loop runs as a plain generator; a disconnect is noticed at the next 
 latest one heartbeat later. Under gunicorn's sync workers a response is cut short of the
 worker timeout (``GUNICORN_LIFETIME_SECONDS``), should a stream reach ``web`` instead of the
 events service: the client reconnects with its last id.
+
+Should Redis fail under a stream (a broker restart), the stream carries on from the database
+for ``REDIS_DOWN_SECONDS`` and then ends; the client's reconnect finds Redis again.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ POLL_SECONDS = 1.0
 # a stream that reaches one (the events service is the right place) ends before that, and the
 # client reconnects with its last id.
 GUNICORN_LIFETIME_SECONDS = 25.0
+# Redis failing under an open stream (a broker restart): the stream goes on from the database
+# for this long, then ends, and the client's reconnect finds Redis again.
+REDIS_DOWN_SECONDS = 60.0
 EVENT_NAME = "progress"
 KEEPALIVE = b": keep-alive\n\n"
 READ_COUNT = 100
@@ -201,9 +207,12 @@ def _sync_redis(
         client.close()
 
 
-def _sync_poll(snapshot: SnapshotFn, resume: str | None, lifetime: float) -> Iterator[bytes]:
+def _sync_poll(
+    snapshot: SnapshotFn, resume: str | None, lifetime: float, announce: bool = True
+) -> Iterator[bytes]:
     heartbeat = HEARTBEAT_SECONDS
-    yield _retry()
+    if announce:
+        yield _retry()
     known = _fallback_known(resume)
     event_id = resume if known else None
     deadline = time.monotonic() + lifetime
@@ -277,13 +286,16 @@ async def _async_redis(
         await client.aclose()
 
 
-async def _async_poll(snapshot: SnapshotFn, resume: str | None) -> AsyncIterator[bytes]:
+async def _async_poll(
+    snapshot: SnapshotFn, resume: str | None, lifetime: float | None = None, announce: bool = True
+) -> AsyncIterator[bytes]:
     heartbeat = HEARTBEAT_SECONDS
     read = sync_to_async(_snapshot_data_released, thread_sensitive=False)
-    yield _retry()
+    if announce:
+        yield _retry()
     known = _fallback_known(resume)
     event_id = resume if known else None
-    deadline = time.monotonic() + MAX_LIFETIME_SECONDS
+    deadline = time.monotonic() + (MAX_LIFETIME_SECONDS if lifetime is None else lifetime)
     quiet_since = time.monotonic()
     while True:
         data = await read(snapshot)
@@ -313,6 +325,14 @@ async def _async_stream(
             yield chunk
     except asyncio.CancelledError:
         raise  # the client went away
+    except redis.RedisError:
+        logger.warning("events: Redis failed under the stream of %s", topic, exc_info=True)
+        fallback = _async_poll(snapshot, None, REDIS_DOWN_SECONDS, announce=False)
+        try:
+            async for chunk in fallback:
+                yield chunk
+        finally:
+            await fallback.aclose()
     except Exception:
         logger.exception("events: the stream of %s failed", topic)
     finally:
@@ -331,6 +351,9 @@ def _sync_stream(
         yield from inner
     except GeneratorExit:
         raise  # the client went away
+    except redis.RedisError:
+        logger.warning("events: Redis failed under the stream of %s", topic, exc_info=True)
+        yield from _sync_poll(snapshot, None, min(lifetime, REDIS_DOWN_SECONDS), announce=False)
     except Exception:
         logger.exception("events: the stream of %s failed", topic)
     finally:
