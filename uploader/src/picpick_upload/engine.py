@@ -25,9 +25,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from picpick_upload import scanner, state, transfer
@@ -39,22 +38,19 @@ from picpick_upload.errors import (
     UploaderError,
 )
 from picpick_upload.output import Reporter
-from picpick_upload.retry import call_with_retries
 from picpick_upload.scanner import FoundFile
+from picpick_upload.sending import FileFailed, Restart, Sender, Vanished
 from picpick_upload.state import FileRow, StateDB
 
 logger = logging.getLogger(__name__)
 
 MAX_FILES_PER_BATCH = 500  # the API's limit per start request
-MAX_PART_URLS_PER_REQUEST = 100
 # How long a lone hashed file waits for company before its batch starts anyway.
 BATCH_LINGER_SECONDS = 1.0
 COMPLETE_GROUP = 100
 COMPLETE_LINGER_SECONDS = 0.3
 # A file that keeps changing (or keeps losing its upload) is given up after this many tries.
 MAX_RESTARTS = 5
-MAX_URL_RENEWALS = 5
-MAX_BODY_RETRIES = 3
 
 # Rejections at start that mean "the gallery already has it".
 DUPLICATE_CODES = frozenset({"duplicate"})
@@ -104,25 +100,6 @@ class Item:
         return self.found.relpath
 
 
-class _Restart(Exception):
-    """Start this file again as a new upload (it changed, or its upload is gone)."""
-
-    def __init__(self, reason: str, *, changed: bool = False) -> None:
-        super().__init__(reason)
-        self.changed = changed
-
-
-class _FileFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class _Vanished(Exception):
-    pass
-
-
 def idempotency_key(*, gallery_id: str, path: str, size: int, sha256: str, generation: int) -> str:
     """The same file, version and attempt always get the same key (so a repeated start is a
     replay), another version or a new attempt a new one."""
@@ -152,6 +129,16 @@ class Engine:
         self.stats = transfer.SendStats()
         self._bytes_lock = threading.Lock()
         self.bytes_sent = 0
+        self.sender = Sender(
+            api=api,
+            db=db,
+            options=options,
+            reporter=reporter,
+            stop=stop,
+            storage=self.storage,
+            stats=self.stats,
+            on_bytes=self._on_bytes,
+        )
 
     def close(self) -> None:
         self.storage.close()
@@ -321,7 +308,7 @@ class Engine:
             if scanner.found_file(self.options.folder, Path(row.path)) is not None:
                 continue  # there, but no longer a photo we take (renamed to .txt?): keep
             if row.upload_id:
-                self._abort_quietly(row.upload_id)
+                self.sender.abort_quietly(row.upload_id)
             self.db.file_delete(row)
             gone.append(row.relpath)
         return gone
@@ -430,7 +417,7 @@ class Engine:
             and row.upload_id
         ):
             # Changed since an earlier run started it: that upload will never be completed.
-            self._abort_quietly(row.upload_id)
+            self.sender.abort_quietly(row.upload_id)
             self.db.parts_forget(row.upload_id)
         keep = row is not None and row.sha256 == digest and item.restarts == 0
         generation = 0 if row is None else row.generation + (0 if keep else 1)
@@ -458,12 +445,6 @@ class Engine:
         item.row = row
         item.upload = None
         self.events.put(("hashed", item, None))
-
-    def _abort_quietly(self, upload_id: str) -> None:
-        try:
-            self.api.delete(f"/uploads/{upload_id}/", what="aborting an upload")
-        except ApiError as exc:
-            logger.info("abort of %s answered %s", upload_id, exc.code)
 
     # -- starting ---------------------------------------------------------------------------
     def _start_batch(self, group: list[Item]) -> None:
@@ -554,241 +535,23 @@ class Engine:
     # -- uploading --------------------------------------------------------------------------
     def _upload(self, item: Item) -> None:
         try:
-            self._send(item)
-        except _Restart as exc:
+            self.sender.send(item)
+        except Restart as exc:
             if exc.changed:
                 self.reporter.file_changed(item.relpath)
             elif item.row is not None and item.row.upload_id:
                 # Its multipart upload is gone from storage (or the upload expired): release
                 # the pending photo now rather than at the server's sweep (a no-op if done).
-                self._abort_quietly(item.row.upload_id)
+                self.sender.abort_quietly(item.row.upload_id)
             self.events.put(("restart", item, "changed" if exc.changed else "upload"))
-        except _FileFailed as exc:
+        except FileFailed as exc:
             self.events.put(("failed", item, ("upload", exc.code, exc.message)))
-        except _Vanished:
+        except Vanished:
             if item.row is not None and item.row.upload_id:
-                self._abort_quietly(item.row.upload_id)
+                self.sender.abort_quietly(item.row.upload_id)
             self.events.put(("vanished", item, ("upload",)))
         else:
             self.events.put(("sent", item, None))
-
-    def _unchanged(self, item: Item) -> bool:
-        current = scanner.found_file(self.options.folder, item.found.path)
-        if current is None:
-            raise _Vanished()
-        assert item.row is not None
-        return (current.size, current.mtime_ns) == (item.row.size, item.row.mtime_ns)
-
-    def _changed(self, item: Item) -> _Restart:
-        """The file is not the one started: abort that upload, start the new bytes anew."""
-        assert item.row is not None
-        if item.row.upload_id:
-            self._abort_quietly(item.row.upload_id)
-        logger.warning("%s changed while it was uploaded; uploading it again", item.relpath)
-        return _Restart("changed", changed=True)
-
-    def _send(self, item: Item) -> None:
-        row = item.row
-        assert row is not None and row.upload_id
-        if self.stop.is_set():
-            raise Interrupted("interrupted", code="interrupted")
-        if not self._unchanged(item):
-            raise self._changed(item)
-        self.reporter.file_started(item.relpath, row.size)
-        try:
-            if row.method == "multipart":
-                self._send_multipart(item)
-            else:
-                self._send_single(item)
-        except FileNotFoundError as exc:
-            raise _Vanished() from exc
-        finally:
-            self.reporter.file_finished(item.relpath)
-        if not self._unchanged(item):
-            raise self._changed(item)
-        if (
-            row.method == "multipart"
-            and scanner.sha256_file(item.found.path, self.stop) != row.sha256
-        ):
-            # Multipart bytes are not checked against the file's SHA-256 by storage: hash the
-            # file again before completing (the stat can miss a same-second rewrite).
-            raise self._changed(item)
-
-    def _upload_detail(self, upload_id: str) -> dict:
-        try:
-            return self.api.get(f"/uploads/{upload_id}/", what="resuming an upload")
-        except ApiError as exc:
-            if exc.status == 404:
-                raise _Restart("upload gone") from exc
-            raise
-
-    def _renewed(self, item: Item) -> dict:
-        assert item.row is not None
-        try:
-            upload = self.api.post(f"/uploads/{item.row.upload_id}/renew/", what="renewing URLs")
-        except ApiError as exc:
-            if exc.code == "upload_completed":
-                return {"state": "completed", "urls": []}
-            if exc.status in (404, 409):
-                raise _Restart(exc.code) from exc
-            raise
-        self.stats.add(renewed=1)
-        return upload
-
-    def _send_single(self, item: Item) -> None:
-        row = item.row
-        assert row is not None
-        upload = item.upload or {}
-        url = upload["urls"][0] if upload.get("urls") else None
-        renewals = body_retries = 0
-        while True:
-            if url is None or _expiring(url):
-                upload = self._renewed(item)
-                if upload.get("state") == "completed" or not upload.get("urls"):
-                    return
-                url = upload["urls"][0]
-            try:
-                self._put(item, url, 0, row.size, check_md5=False)
-                return
-            except transfer.AlreadyStored:
-                return  # an earlier attempt stored it (create-only URL): complete checks it
-            except transfer.UrlExpired:
-                renewals += 1
-                if renewals > MAX_URL_RENEWALS:
-                    raise _FileFailed("url_refused", "Storage kept refusing fresh URLs.") from None
-                url = None
-            except transfer.BodyRejected as exc:
-                # BadDigest: the bytes read were not the declared SHA-256 -- the file changed
-                # (or, rarely, bytes were altered on the way: then it is sent again).
-                if (
-                    exc.code == "file_changed"
-                    or not self._unchanged(item)
-                    or scanner.sha256_file(item.found.path) != row.sha256
-                ):
-                    raise self._changed(item) from exc
-                body_retries += 1
-                if body_retries > MAX_BODY_RETRIES:
-                    raise _FileFailed(exc.code, str(exc)) from exc
-
-    def _send_multipart(self, item: Item) -> None:
-        row = item.row
-        assert row is not None and row.upload_id
-        upload = item.upload
-        local = self.db.parts_done(row.upload_id)
-        if upload is None or upload.get("replayed") or local:
-            # Resuming: storage is the truth about which parts it has.
-            upload = self._upload_detail(row.upload_id)
-            if upload["state"] == "completed":
-                return
-            if upload["state"] != "pending" or upload.get("failure_code"):
-                raise _Restart(upload["state"])
-            for part in upload.get("uploaded_parts", []):
-                if local.get(part["part_number"], ("",))[0] != part["etag"]:
-                    self.db.part_done(
-                        row.upload_id, part["part_number"], part["etag"], part["size"]
-                    )
-                self.reporter.bytes_already(part["size"])
-            have = {part["part_number"] for part in upload.get("uploaded_parts", [])}
-            missing = [n for n in range(1, row.part_count + 1) if n not in have]
-        else:
-            missing = list(range(1, row.part_count + 1))
-        urls: dict[int, dict] = {
-            u["part_number"]: u for u in upload.get("urls", []) if u.get("part_number")
-        }
-        urls_lock = threading.Lock()
-
-        def url_for(number: int, *, fresh: bool = False) -> dict:
-            with urls_lock:
-                url = urls.get(number)
-                if url is not None and not fresh and not _expiring(url):
-                    return url
-                others = [n for n in missing if n != number and (n not in urls or fresh)]
-                wanted = [number, *others[: MAX_PART_URLS_PER_REQUEST - 1]]
-                try:
-                    answer = self.api.post(
-                        f"/uploads/{row.upload_id}/parts/",
-                        {"part_numbers": sorted(set(wanted))},
-                        what="asking for part URLs",
-                    )
-                except ApiError as exc:
-                    if exc.status in (404, 409):
-                        raise _Restart(exc.code) from exc
-                    raise
-                self.stats.add(renewed=1)
-                for u in answer["urls"]:
-                    urls[u["part_number"]] = u
-                return urls[number]
-
-        def send_part(number: int) -> None:
-            offset = (number - 1) * row.part_size
-            length = min(row.part_size, row.size - offset)
-            url = url_for(number)
-            renewals = body_retries = 0
-            while True:
-                if self.stop.is_set():
-                    raise Interrupted("interrupted", code="interrupted")
-                try:
-                    etag = self._put(item, url, offset, length, check_md5=True)
-                except transfer.UrlExpired:
-                    renewals += 1
-                    if renewals > MAX_URL_RENEWALS:
-                        raise _FileFailed("url_refused", "Storage kept refusing URLs.") from None
-                    url = url_for(number, fresh=True)
-                    continue
-                except transfer.UploadGone as exc:
-                    raise _Restart("multipart upload gone") from exc
-                except (transfer.ChecksumMismatch, transfer.BodyRejected) as exc:
-                    if isinstance(exc, transfer.BodyRejected) and exc.code == "file_changed":
-                        raise self._changed(item) from exc
-                    body_retries += 1
-                    logger.warning("part %d of %s: %s; sending it again", number, item.relpath, exc)
-                    if body_retries > MAX_BODY_RETRIES:
-                        raise _FileFailed("part_rejected", str(exc)) from exc
-                    continue
-                self.db.part_done(row.upload_id, number, etag, length)
-                return
-
-        if not missing:
-            return
-        workers = max(1, min(self.options.part_concurrency, len(missing)))
-        if workers == 1:
-            for number in missing:
-                send_part(number)
-            return
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="part")
-        try:
-            futures = [pool.submit(send_part, n) for n in missing]
-            wait(futures, return_when=FIRST_EXCEPTION)
-            for future in futures:
-                if future.done() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
-        finally:
-            # On an error the parts not begun are dropped; those in flight finish (or stop).
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _put(self, item: Item, url: dict, offset: int, length: int, *, check_md5: bool) -> str:
-        attempts = 0
-
-        def once() -> str:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1:
-                self.stats.add(retried=1)
-            self.stats.add(puts=1)
-            return transfer.put(
-                self.storage,
-                url=url,
-                path=item.found.path,
-                offset=offset,
-                length=length,
-                on_bytes=self._on_bytes,
-                stop=self.stop,
-                check_md5=check_md5,
-            )
-
-        return call_with_retries(
-            once, policy=self.api.policy, stop=self.stop, what=f"sending {item.relpath}"
-        )
 
     # -- completing -------------------------------------------------------------------------
     def _complete(self, group: list[Item]) -> None:
@@ -869,18 +632,6 @@ class Engine:
 
     def _still_same(self, item: Item) -> bool:
         try:
-            return self._unchanged(item)
-        except _Vanished:
+            return self.sender.unchanged(item)
+        except Vanished:
             return False
-
-
-def _expiring(url: dict, margin: float = 30.0) -> bool:
-    """The URL expires within ``margin`` seconds (by the server's ``expires_at``)."""
-    raw = url.get("expires_at")
-    if not raw:
-        return False
-    try:
-        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return when.timestamp() - time.time() < margin
