@@ -253,3 +253,17 @@ def test_production_logs_json_and_development_plain_unless_told_otherwise():
     assert _formatter(plain, "picpick.settings.production") == "plain"
     assert _formatter({}, "picpick.settings.local") == "plain"
     assert _formatter({"PICPICK_LOG_FORMAT": "json"}, "picpick.settings.local") == "json"
+
+
+def test_under_asgi_the_request_gets_its_id_line_and_metrics_too(db):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    with capture_lines() as lines:
+        response = async_to_sync(AsyncClient().get)(
+            "/healthz", headers={"x-request-id": "asgi-request-0001"}
+        )
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] == "asgi-request-0001"
+    [line] = _records(lines, "request")
+    assert line["route"] == "healthz" and line["request_id"] == "asgi-request-0001"
