@@ -135,7 +135,7 @@ PROBE = (
     "'secure_cookies': s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE, "
     "'hosts': s.ALLOWED_HOSTS, 'api_hosts': s.PICPICK_API_HOSTS, "
     "'base_domain': s.PICPICK_BASE_DOMAIN, 'site': [s.PICPICK_SITE_SCHEME, s.PICPICK_SITE_PORT], "
-    "'middleware': s.MIDDLEWARE[0]}))"
+    "'middleware': s.MIDDLEWARE[:2]}))"
 )
 
 
@@ -280,12 +280,16 @@ def test_production_starts_with_everything_set():
         "ssl_redirect": True,
         "broker": "redis://redis:6379/0",
         "secure_cookies": True,
-        # Django's host check is off: HostRoutingMiddleware, the first middleware, is the check.
+        # Django's host check is off: HostRoutingMiddleware is the check, right after the
+        # request's id, log line and metrics (which read nothing from the host).
         "hosts": ["*"],
         "api_hosts": ["api.picpick.example"],
         "base_domain": "picpick.example",
         "site": ["https", None],
-        "middleware": "domains.middleware.HostRoutingMiddleware",
+        "middleware": [
+            "picpick.core.observability.middleware.RequestObservabilityMiddleware",
+            "domains.middleware.HostRoutingMiddleware",
+        ],
     }
 
 
