@@ -197,6 +197,8 @@ def publish(*, topic: str, snapshot: SnapshotFn) -> None:
 def publish_after_commit(*, topic: str, snapshot: SnapshotFn) -> None:
     """``publish`` once the current transaction commits (at once outside one); nothing when it
     rolls back."""
+    if not redis_url():
+        return  # nothing to publish to: spare the transaction a callback
     transaction.on_commit(lambda: publish(topic=topic, snapshot=snapshot), robust=True)
 
 
