@@ -148,3 +148,56 @@ def test_a_file_deleted_between_runs_has_its_started_upload_cancelled(
     assert_each_exactly_once(gallery, [keep], s3_storage)
     status = json.loads(service.run("status", "--json").stdout)["pushes"][0]
     assert (status["files_done"], status["files_left"]) == (1, 0)
+
+
+def test_a_folder_renamed_between_runs_takes_over_the_uploads_it_had_started(
+    service, gallery, s3_storage, tmp_path
+):
+    before = tmp_path / "Card 1"
+    for i in range(4):
+        write_photo(before / f"IMG_{i}.jpg", 3000, seed=i)
+    service.login()
+    service.storage_proxy.decide = lambda head: DropAfter(0) if head.presigned else Forward()
+    assert (
+        service.run("push", str(before), "--gallery", str(gallery.id), "--no-wait").returncode == 3
+    )
+    after = before.rename(tmp_path / "Smith ceremony")
+    service.storage_proxy.decide = lambda head: Forward()
+
+    result = service.run("push", str(after), "--gallery", str(gallery.id), "--no-wait", "--json")
+
+    assert result.returncode == 0, result.stderr
+    summary = json_lines(result.stdout)[-1]
+    assert (summary["uploaded"], summary["duplicates"]) == (4, 0), result.stdout
+    assert_each_exactly_once(gallery, sorted(after.iterdir()), s3_storage)
+
+
+def test_uploads_the_server_swept_while_the_laptop_was_shut_start_over(
+    service, gallery, s3_storage, tmp_path
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from galleries.services.uploads import uploads_sweep
+
+    folder = tmp_path / "event"
+    files = [write_photo(folder / f"IMG_{i}.jpg", 3000, seed=i) for i in range(3)]
+    files.append(write_photo(folder / "BIG.jpg", 2 * PART + 9, seed=9))
+    service.login()
+    service.storage_proxy.decide = lambda head: DropAfter(0) if head.presigned else Forward()
+    assert (
+        service.run("push", str(folder), "--gallery", str(gallery.id), "--no-wait").returncode == 3
+    )
+    # A day later: the sweeper expired the abandoned uploads.
+    uploads_sweep(now=timezone.now() + timedelta(days=2))
+    assert set(Upload.objects.filter(gallery=gallery).values_list("state", flat=True)) == {
+        "expired"
+    }
+    service.storage_proxy.decide = lambda head: Forward()
+
+    result = service.run("push", str(folder), "--gallery", str(gallery.id), "--no-wait", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert json_lines(result.stdout)[-1]["uploaded"] == 4
+    assert_each_exactly_once(gallery, files, s3_storage)

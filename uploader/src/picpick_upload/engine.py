@@ -129,6 +129,7 @@ class Engine:
         self.stats = transfer.SendStats()
         self._bytes_lock = threading.Lock()
         self.bytes_sent = 0
+        self._requeued = 0
         self.sender = Sender(
             api=api,
             db=db,
@@ -180,7 +181,15 @@ class Engine:
             submit(hash_pool, self._hash, item)
 
         try:
-            while hashing or to_start or starting or uploading or to_complete or completing:
+            while (
+                hashing
+                or to_start
+                or starting
+                or uploading
+                or to_complete
+                or completing
+                or self._requeued
+            ):
                 if self.stop.is_set():
                     result.interrupted = True
                     break
@@ -213,6 +222,8 @@ class Engine:
                         uploading -= 1
                     elif payload == "hash":
                         hashing -= 1
+                    else:  # requeued by this loop itself ("start", "complete")
+                        self._requeued -= 1
                     if payload == "changed":
                         result.changed.append(item.relpath)
                     item.restarts += 1
@@ -241,7 +252,7 @@ class Engine:
                     for done_item, outcome in payload:  # type: ignore[union-attr]
                         self._after_complete(done_item, outcome, result)
                         if outcome.get("_restart"):
-                            self.events.put(("restart", done_item, "complete"))
+                            self._requeue(done_item, "complete")
                         elif outcome.get("_resend"):
                             uploading += 1
                             submit(file_pool, self._upload, done_item)
@@ -294,6 +305,12 @@ class Engine:
             result.bytes_sent = self.bytes_sent
             result.puts = self.stats.puts
         return result
+
+    def _requeue(self, item: Item, why: str) -> None:
+        """From the loop's own thread: start ``item`` again (counted until the loop takes it,
+        so the loop does not end in between)."""
+        self._requeued += 1
+        self.events.put(("restart", item, why))
 
     def forget_missing(self, files: list[FoundFile]) -> list[str]:
         """Files an earlier push of this folder started that are no longer there: their
@@ -485,8 +502,18 @@ class Engine:
         for started in answer.get("files", []):
             outcomes.append((group[started["index"]], {"started": started}))
         for rejected in answer.get("rejected", []):
+            if rejected.get("code") in DUPLICATE_CODES and rejected.get("duplicate_of"):
+                rejected["twin_pending"] = self._photo_pending(str(rejected["duplicate_of"]))
             outcomes.append((group[rejected["index"]], {"rejected": rejected}))
         return outcomes
+
+    def _photo_pending(self, photo_id: str) -> bool:
+        """Whether the gallery's copy is still waiting for its bytes (not there yet)."""
+        try:
+            photo = self.api.get(f"/photos/{photo_id}/", what="checking a duplicate")
+        except ApiError:
+            return False
+        return photo.get("state") == "pending"
 
     def _after_start(
         self, outcomes: list[tuple[Item, dict]], result: PushResult
@@ -500,12 +527,14 @@ class Engine:
             if "rejected" in outcome:
                 rejected = outcome["rejected"]
                 code, message = rejected.get("code", "rejected"), rejected.get("message", "")
-                if code in DUPLICATE_CODES:
+                if code in DUPLICATE_CODES and rejected.get("twin_pending"):
+                    self._pending_twin(item, result)
+                elif code in DUPLICATE_CODES:
                     self.db.file_update(row, state=state.DUPLICATE, code=code, message=message)
                     result.duplicates += 1
                     self.reporter.file_skipped(item.relpath, row.size, "duplicate")
                 elif code in ("idempotency_key_reused", "duplicate_idempotency_key"):
-                    self.events.put(("restart", item, "start"))
+                    self._requeue(item, "start")
                 else:
                     self._fail(item, code, message, result)
                 continue
@@ -527,10 +556,35 @@ class Engine:
             elif upload["state"] != "pending" or upload.get("failure_code"):
                 # Aborted, expired or failed verification earlier: a new upload.
                 self.db.file_update(row, state=state.PENDING)
-                self.events.put(("restart", item, "start"))
+                self._requeue(item, "start")
             else:
                 to_upload.append(item)
         return to_upload, to_complete
+
+    def _pending_twin(self, item: Item, result: PushResult) -> None:
+        """The gallery's copy of these bytes has not arrived yet. If it is an upload this
+        computer started under another path (the folder was moved or renamed since), that
+        upload is cancelled and this file takes its place; someone else's is waited for."""
+        row = item.row
+        assert row is not None
+        twins = [
+            other
+            for other in self.db.same_bytes(row.server, row.gallery_id, row.sha256)
+            if other.path != row.path and other.state == state.STARTED and other.upload_id
+        ]
+        if not twins:
+            self._fail(
+                item,
+                "duplicate_pending",
+                "The same photo is being uploaded by another upload; run again once it is in.",
+                result,
+            )
+            return
+        for twin in twins:
+            assert twin.upload_id
+            self.sender.abort_quietly(twin.upload_id)
+            self.db.file_delete(twin)
+        self._requeue(item, "start")
 
     # -- uploading --------------------------------------------------------------------------
     def _upload(self, item: Item) -> None:

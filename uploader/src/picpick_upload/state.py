@@ -197,6 +197,13 @@ class StateDB:
         )
         return [FileRow(**dict(row)) for row in rows]
 
+    def same_bytes(self, server: str, gallery_id: str, sha256: str) -> list[FileRow]:
+        rows = self._query(
+            "SELECT * FROM files WHERE server=? AND gallery_id=? AND sha256=?",
+            (server, gallery_id, sha256),
+        )
+        return [FileRow(**dict(row)) for row in rows]
+
     def file_put(self, row: FileRow) -> None:
         row.updated_at = time.time()
         names = list(FileRow.__dataclass_fields__)
