@@ -18,6 +18,7 @@ from django.urls import set_urlconf
 from domains.hostnames import InvalidHostname, normalize_hostname, split_host_port
 from domains.selectors import site_for_host
 from picpick.core.errors import error_body
+from picpick.core.observability.context import set_studio_id
 
 URLCONFS = {"studio": "picpick.urls_site", "internal": "picpick.urls_internal"}
 
@@ -55,6 +56,8 @@ class HostRoutingMiddleware:
         if meta_key != "SERVER_NAME":
             request.META[meta_key] = f"{host}:{port}" if port else host
         request.site = site
+        if site.studio_id is not None:
+            set_studio_id(site.studio_id)  # every log line of a studio site's request names it
         urlconf = URLCONFS.get(site.kind)
         if urlconf is not None:
             request.urlconf = urlconf

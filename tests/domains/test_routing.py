@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 import pytest
 from django.contrib import admin as django_admin
@@ -19,8 +20,10 @@ from domains import selectors, services
 from domains.middleware import HostRoutingMiddleware
 from domains.models import Domain
 from domains.routing import Site
+from picpick.core.observability import context
 from picpick.testing.factories import StudioFactory, UserFactory
 from tests.domains.conftest import STUDIO_A_HOST, STUDIO_B_HOST, make_domain
+from tests.logscan import capture_lines
 
 ASK = "/internal/tls-ask"
 CUSTOM = "photos.annasmith.com"
@@ -484,3 +487,16 @@ def test_our_hosts_keep_the_full_hsts_header(client, studio_a, hsts):
         assert response.headers["Strict-Transport-Security"] == (
             "max-age=31536000; includeSubDomains; preload"
         )
+
+
+def test_every_log_line_of_a_studio_sites_request_names_the_studio(studio_a):
+    def view(request):
+        logging.getLogger("guests.pages").info("a line written while the page is drawn")
+        return HttpResponse("ok")
+
+    request = RequestFactory().get("/", HTTP_HOST=STUDIO_A_HOST)
+    with capture_lines() as lines, context.bound(request_id="studio-site-0001"):
+        HostRoutingMiddleware(view)(request)
+    [line] = [json.loads(text) for text in lines]
+    assert line["studio_id"] == str(studio_a.id)
+    assert line["request_id"] == "studio-site-0001"
