@@ -144,6 +144,8 @@ class Photo(StudioOwnedModel):
             models.Index(fields=["gallery", "checksum"], name="photo_checksum_idx"),
             # The sweeper of stuck work: photos left in a state for too long.
             models.Index(fields=["state", "processing_started_at"], name="photo_state_idx"),
+            # A gallery's live progress (counts and bytes per state) read from the index alone.
+            models.Index(fields=["gallery", "state", "size"], name="photo_progress_idx"),
         ]
         constraints = [
             models.CheckConstraint(
