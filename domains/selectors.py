@@ -7,6 +7,7 @@ belong to nobody are cached too, briefly, so random names cannot reach the datab
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 
@@ -19,7 +20,10 @@ from accounts.models import Studio
 from accounts.slugs import RESERVED_SUBDOMAINS
 from domains.models import Domain
 from domains.routing import Site, host_cache_key, routing_config
+from picpick.core.cache import CACHE_DOWN
 from picpick.core.selectors import studio_object_or_404
+
+logger = logging.getLogger(__name__)
 
 _NOBODY = "-"
 
@@ -78,7 +82,11 @@ def site_for_host(*, host: str) -> Site | None:
     if host.startswith("["):
         return None  # an IPv6 literal that is not an API host
     key = host_cache_key(host)
-    cached = cache.get(key)
+    try:
+        cached = cache.get(key)
+    except CACHE_DOWN as exc:  # Redis restarting: the database answers, the site stays up
+        logger.warning("host routing cache unreachable, asking the database (%r)", exc)
+        return _studio_site_from_db(host)
     if cached is not None:
         return _decode(host, cached)
     site = _studio_site_from_db(host)
@@ -87,7 +95,10 @@ def site_for_host(*, host: str) -> Site | None:
         if site is not None
         else settings.PICPICK_HOST_NEGATIVE_CACHE_SECONDS
     )
-    cache.set(key, _encode(site), timeout=timeout)
+    try:
+        cache.set(key, _encode(site), timeout=timeout)
+    except CACHE_DOWN as exc:
+        logger.warning("host routing cache unreachable, answer not kept (%r)", exc)
     return site
 
 

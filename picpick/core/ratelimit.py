@@ -8,6 +8,11 @@ believes forwarding headers only from trusted proxies.
 
 DRF's throttles (``picpick.core.throttles``), the guests' password/PIN guesses, selfie searches
 and the login lockout all count here: one mechanism, one store, atomic everywhere.
+
+When the store cannot be reached (Redis restarting, a network blip) the limits fail open: the
+request goes through uncounted and a warning is logged (at most one per ``_DOWN_LOG_SECONDS``
+per process). A brief window without counting costs less than answering every request of the
+deployment with a 500 while Redis is away.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+from picpick.core.cache import CACHE_DOWN
 from picpick.core.observability import metrics
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -59,6 +66,20 @@ def client_hash(address: str, *, purpose: str) -> str:
     return keyed_hash(_bucket(address), purpose=purpose)
 
 
+logger = logging.getLogger(__name__)
+
+_DOWN_LOG_SECONDS = 10.0
+_down_logged_at = 0.0
+
+
+def _store_down(exc: BaseException) -> None:
+    global _down_logged_at
+    now = time.monotonic()
+    if now - _down_logged_at >= _DOWN_LOG_SECONDS:
+        _down_logged_at = now
+        logger.warning("rate limits not counted: the cache is unreachable (%r)", exc)
+
+
 def _count(key: str, *, timeout: int) -> int:
     cache.add(key, 0, timeout=timeout)
     try:
@@ -81,6 +102,8 @@ def give_back(key: str, *, window: int) -> None:
             cache.decr(_slot_key(key, window))
     except ValueError:  # the window ended in between: nothing to give back
         pass
+    except CACHE_DOWN as exc:
+        _store_down(exc)
 
 
 def take(limits: list[tuple[str, int]], *, window: int) -> int | None:
@@ -90,7 +113,12 @@ def take(limits: list[tuple[str, int]], *, window: int) -> int | None:
     slot = int(now // window)
     retry_after = max(1, int((slot + 1) * window - now) + 1)
     for key, limit in limits:
-        if _count(f"rate:{key}:{slot}", timeout=window + 5) > limit:
+        try:
+            count = _count(f"rate:{key}:{slot}", timeout=window + 5)
+        except CACHE_DOWN as exc:  # fail open (module docstring)
+            _store_down(exc)
+            return None
+        if count > limit:
             metrics.rate_limited(key=key)
             return retry_after
     return None
