@@ -4,6 +4,7 @@ storage, each within a budget, and says which one failed."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 import pytest
@@ -91,16 +92,19 @@ def test_not_ready_when_the_bucket_is_missing(db, s3_settings, settings):
     assert response.json()["failed"] == ["storage"]
 
 
-def test_not_ready_when_the_local_root_is_not_writable(db, local_storage, settings, tmp_path):
-    local_storage.root.chmod(0o500)
+def test_not_ready_when_the_local_root_cannot_hold_a_file(db, local_storage):
+    """A volume that did not mount leaves no folder where the root should be (here a plain
+    file): unlike a read-only mode, this stops every user, root included (CI runs as root)."""
+    root = local_storage.root
+    shutil.rmtree(root, ignore_errors=True)
+    root.write_text("not a folder")
     try:
-        if os.access(local_storage.root, os.W_OK):
-            pytest.skip("running as a user who may write anywhere")
         response = readyz()
         assert response.status_code == 503
         assert response.json()["failed"] == ["storage"]
     finally:
-        local_storage.root.chmod(0o700)
+        root.unlink()
+        root.mkdir(parents=True)
 
 
 def test_pending_migrations_make_it_not_ready_until_they_are_applied(
