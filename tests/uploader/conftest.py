@@ -18,6 +18,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +183,16 @@ def photo_bytes(size: int, seed: int) -> bytes:
     head = jpeg_head()
     rng = random.Random(seed)
     return head + rng.randbytes(max(0, size - len(head)))
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
+    """Poll ``condition`` until it holds, or fail saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def write_photo(path: Path, size: int, seed: int) -> Path:

@@ -12,17 +12,9 @@ from galleries.models import Album, Gallery, Photo
 from tests.uploader.conftest import (
     assert_each_exactly_once,
     json_lines,
+    wait_for,
     write_photo,
 )
-
-
-def _wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_login_keeps_a_private_session_that_refreshes_itself(service, gallery, tmp_path):
@@ -165,7 +157,7 @@ def test_watch_uploads_a_photo_written_slowly_after_it_started(
         "watch", str(folder), "--gallery", str(gallery.id), "--settle", "0.5", "--json"
     )
     try:
-        _wait_for(lambda: Photo.objects.filter(gallery=gallery).count() == 1, what="first")
+        wait_for(lambda: Photo.objects.filter(gallery=gallery).count() == 1, what="first")
         from tests.uploader.conftest import photo_bytes
 
         data = photo_bytes(200_000, seed=2)
@@ -176,7 +168,7 @@ def test_watch_uploads_a_photo_written_slowly_after_it_started(
                 handle.flush()
                 time.sleep(0.3)
         (folder / "IMG_0002.xmp").write_text("<xmp/>")
-        _wait_for(
+        wait_for(
             lambda: (
                 service.state_rows("SELECT count(*) FROM files WHERE state='completed'") == [(2,)]
             ),

@@ -15,17 +15,9 @@ from tests.uploader.conftest import (
     assert_each_exactly_once,
     json_lines,
     part_puts,
+    wait_for,
     write_photo,
 )
-
-
-def _wait_for(condition, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _parts_recorded(service) -> int:
@@ -74,7 +66,7 @@ def test_a_push_interrupted_then_killed_resumes_without_sending_a_stored_part_ag
 
     # Ctrl-C: stops cleanly, says how to resume.
     first = service.popen(*args)
-    _wait_for(lambda: _parts_recorded(service) >= 2, what="two parts sent")
+    wait_for(lambda: _parts_recorded(service) >= 2, what="two parts sent")
     first.send_signal(signal.SIGINT)
     out, err = first.communicate(timeout=60)
     assert first.returncode == 130, err
@@ -83,7 +75,7 @@ def test_a_push_interrupted_then_killed_resumes_without_sending_a_stored_part_ag
     # kill -9 a little later.
     second = service.popen(*args)
     before = _parts_recorded(service)
-    _wait_for(lambda: _parts_recorded(service) >= before + 3, what="three more parts")
+    wait_for(lambda: _parts_recorded(service) >= before + 3, what="three more parts")
     second.send_signal(signal.SIGKILL)
     second.wait(timeout=30)
     time.sleep(0.5)  # the killed connections' requests end in storage
